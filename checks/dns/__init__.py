@@ -1,0 +1,1 @@
+"""DNS checks: DNSSEC, CAA and name servers."""

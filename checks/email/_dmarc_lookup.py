@@ -1,0 +1,64 @@
+"""Find the DMARC record that applies to a domain: its own, or its organisational domain's (RFC 7489 6.6.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from publicsuffixlist import PublicSuffixList
+
+from secbase import Facts
+from secbase.parse.dmarc import DmarcParseError, DmarcRecord, looks_like_dmarc, parse_dmarc
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    # The list bundled with the package: never downloaded at run time.
+    return PublicSuffixList()
+
+
+def organisational_domain(domain: str) -> str:
+    """The registrable domain ("alder.on.ca" for "mail.alder.on.ca"), by the Public Suffix List."""
+    org = _psl().privatesuffix(domain)
+    return str(org) if org else domain
+
+
+@dataclass(frozen=True)
+class DmarcFound:
+    """The DMARC record(s) that apply, where they were found, and whether they parse."""
+
+    domain: str  # where the records are: the domain itself or its organisational domain
+    texts: tuple[str, ...]
+    record: DmarcRecord | None
+    parse_error: str | None
+    inherited: bool  # found at the organisational domain, so sp= (or p=) applies to this one
+    error: str | None = None  # could not look: the lookup's reason
+
+    @property
+    def policy(self) -> str | None:
+        """The policy that applies to the checked domain."""
+        if self.record is None:
+            return None
+        if self.inherited and self.record.sp is not None:
+            return self.record.sp
+        return self.record.p
+
+
+def find_dmarc(domain: str, facts: Facts) -> DmarcFound:
+    org = organisational_domain(domain)
+    names = [domain] if org == domain else [domain, org]
+    for name in names:
+        answer = facts.dns(f"_dmarc.{name}", "TXT")
+        if answer.error is not None:
+            return DmarcFound(name, (), None, None, inherited=name != domain, error=answer.error)
+        texts = tuple(t for t in answer.texts() if looks_like_dmarc(t))
+        if not texts:
+            continue
+        record, problem = None, None
+        if len(texts) == 1:
+            try:
+                record = parse_dmarc(texts[0])
+            except DmarcParseError as exc:
+                problem = str(exc)
+        return DmarcFound(name, texts, record, problem, inherited=name != domain)
+    return DmarcFound(domain, (), None, None, inherited=False)

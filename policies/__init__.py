@@ -1,0 +1,1 @@
+"""Baseline policies as data: which controls each check supports, and remediation deadlines."""

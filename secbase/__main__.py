@@ -1,0 +1,5 @@
+"""`python -m secbase` runs the command line."""
+
+from secbase.cli import main
+
+main()

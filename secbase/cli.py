@@ -1,0 +1,350 @@
+"""The command line: parses arguments, calls the library, prints. No logic of its own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from secbase import __version__
+from secbase.config import LoadedConfig, load_config
+from secbase.errors import SecbaseError
+from secbase.model import Finding
+from secbase.plugins import load_checks
+from secbase.report import render_checks, render_findings, render_results, results_json
+from secbase.scan import ScanOutcome, run_scan
+from secbase.store import Store, db_url, default_db_url
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Quiet(logging.Formatter):
+    """Without --debug a logged exception is one line: tracebacks are for developers."""
+
+    def formatException(self, ei: Any) -> str:
+        return ""
+
+
+def _setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("secbase: %(levelname)s %(name)s: %(message)s")
+        if debug
+        else _Quiet("secbase: %(message)s")
+    )
+    root = logging.getLogger("secbase")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.ERROR)
+    root.propagate = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="secbase")
+@click.option("--debug", is_flag=True, help="Show tracebacks and every probe's log.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """secbase: a cybersecurity baseline for small governments.
+
+    It checks a town's email and DNS set-up (and, in later versions, its website, TLS, exposed services
+    and backups) without touching anything, says in plain words what to fix, and keeps track of how
+    long each problem takes to fix.
+
+    \b
+    Start with the demo (fake towns on this machine, nothing leaves it):
+        secbase demo
+    Then copy examples/town.yml, fill in your town, and:
+        secbase scan town.yml
+        secbase findings
+
+    Exit codes: 0 nothing failed, 1 something failed, 2 bad usage or config.
+    """
+    ctx.obj = {"debug": debug}
+    _setup_logging(debug)
+
+
+@contextmanager
+def _errors(ctx: click.Context) -> Iterator[None]:
+    """Print our errors as one line on stderr and exit 2; tracebacks only with --debug."""
+    try:
+        yield
+    except SecbaseError as exc:
+        if ctx.obj and ctx.obj.get("debug"):
+            raise
+        click.echo(f"secbase: {exc}", err=True)
+        ctx.exit(EXIT_USAGE)
+
+
+def _db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--db",
+        "db",
+        envvar="SECBASE_DB",
+        metavar="URL",
+        help="Where scans and findings are kept: a file path or a SQLAlchemy URL (default: a SQLite file in "
+        "your user data folder; the SECBASE_DB environment variable sets it too).",
+    )(fn)
+
+
+def _lab_net_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--lab-net",
+        "lab_net",
+        type=click.IntRange(1, 254),
+        default=53,
+        show_default=True,
+        help="Run the lab on 127.N.x.x, so that two labs (say a demo beside 'lab up') do not collide.",
+    )(fn)
+
+
+def _progress(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not enabled:
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("scan", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+def _scan_and_store(
+    loaded: LoadedConfig,
+    *,
+    org_ids: Sequence[str],
+    patterns: Sequence[str],
+    db: str | None,
+    store: bool,
+) -> tuple[ScanOutcome, list[str]]:
+    registry = load_checks()
+    checks = registry.select(patterns)
+    for org_id in org_ids:
+        loaded.config.organisation(org_id)  # an unknown id stops here, before any lookup
+    update, stop = _progress(sys.stderr.isatty())
+    try:
+        outcome = run_scan(loaded.config, checks, org_ids=org_ids, progress=update)
+    finally:
+        stop()
+    if store:
+        st = Store(db_url(db) if db else default_db_url())
+        try:
+            st.record_scan(outcome, config_digest=loaded.digest, tool_version=__version__)
+        finally:
+            st.close()
+    return outcome, registry.warnings
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--org", "org_ids", multiple=True, metavar="ID", help="Scan only this organisation (repeatable)."
+)
+@click.option(
+    "--checks",
+    "patterns",
+    multiple=True,
+    metavar="PATTERN",
+    help='Run only the checks matching this pattern, like "email.*" or "email.spf" (repeatable).',
+)
+@click.option(
+    "--json", "json_out", metavar="FILE", help='Also write the results as JSON to FILE ("-" for stdout).'
+)
+@click.option("--no-store", is_flag=True, help="Do not record this scan in the store.")
+@_db_option
+@click.pass_context
+def scan(
+    ctx: click.Context,
+    config: Path,
+    org_ids: tuple[str, ...],
+    patterns: tuple[str, ...],
+    json_out: str | None,
+    no_store: bool,
+    db: str | None,
+) -> None:
+    """Scan the organisations in CONFIG and record the results.
+
+    Every check asks only what a mail server or a browser would ask. Results are printed per
+    organisation; each problem becomes a finding in the store, whose life (first seen, fixed,
+    back again) `secbase findings` shows. A scan narrowed with --org or --checks never closes the
+    findings of what it did not look at, and "could not check" never closes anything.
+
+    \b
+    Example:
+        secbase scan town.yml
+        secbase scan region.yml --org alder --checks 'email.*' --json alder.json
+
+    Exit codes: 0 nothing failed, 1 something failed, 2 bad usage or config.
+    """
+    with _errors(ctx):
+        loaded = load_config(config)
+        outcome, warnings = _scan_and_store(
+            loaded, org_ids=org_ids, patterns=patterns, db=db, store=not no_store
+        )
+        for w in warnings:
+            click.echo(f"secbase: warning: {w}", err=True)
+        if json_out == "-":
+            click.echo(json.dumps(results_json(outcome, loaded.config), indent=2))
+        else:
+            click.echo(render_results(outcome, loaded.config), nl=False)
+            if json_out:
+                Path(json_out).write_text(json.dumps(results_json(outcome, loaded.config), indent=2) + "\n")
+    ctx.exit(EXIT_FAILED if outcome.has_failures else EXIT_OK)
+
+
+@cli.command("checks")
+@click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+@click.pass_context
+def checks_cmd(ctx: click.Context, as_json: bool) -> None:
+    """List every check: its id, severity, title and the package it came from.
+
+    Third-party checks (packages that declare the "secbase.checks" entry point) are listed beside
+    the built-in ones.
+
+    \b
+    Example:
+        secbase checks
+        secbase checks --json | jq '.[].id'
+    """
+    with _errors(ctx):
+        registry = load_checks()
+        for w in registry.warnings:
+            click.echo(f"secbase: warning: {w}", err=True)
+        click.echo(render_checks(registry.select(), as_json=as_json), nl=False)
+
+
+@cli.command()
+@click.option("--org", "org_id", metavar="ID", help="Only this organisation's findings.")
+@click.option(
+    "--all", "include_resolved", is_flag=True, help="Include fixed findings, with how long they took."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@_db_option
+@click.pass_context
+def findings(
+    ctx: click.Context, org_id: str | None, include_resolved: bool, as_json: bool, db: str | None
+) -> None:
+    """List open findings with how long each has been open.
+
+    A finding opens when a check fails or warns, and closes when a later scan sees the same check
+    pass on the same target. With --all, fixed findings show their time to remediate.
+
+    \b
+    Example:
+        secbase findings
+        secbase findings --org alder --all
+    """
+    with _errors(ctx):
+        st = Store(db_url(db) if db else default_db_url())
+        try:
+            found: list[Finding] = st.findings(organisation=org_id, include_resolved=include_resolved)
+        finally:
+            st.close()
+        click.echo(render_findings(found, as_json=as_json, now=datetime.now(UTC)), nl=False)
+
+
+@cli.command()
+@_db_option
+@click.option(
+    "--json", "json_out", metavar="FILE", help='Also write the results as JSON to FILE ("-" for stdout).'
+)
+@_lab_net_option
+@click.pass_context
+def demo(ctx: click.Context, db: str | None, json_out: str | None, lab_net: int) -> None:
+    """Start the lab, scan its fake towns, print what is wrong with each, and stop the lab.
+
+    The lab runs real DNS servers on 127.53.x.x (port 53, so it needs root or the right to bind
+    low ports); nothing leaves this machine. Each town has planted problems; one passes everything.
+    Results go to a temporary store unless --db is given. Nothing is left running, also on Ctrl-C.
+
+    \b
+    Example:
+        secbase demo
+        secbase demo --db demo.db && secbase findings --db demo.db
+    """
+    from secbase.lab import Lab
+
+    with _errors(ctx), tempfile.TemporaryDirectory(prefix="secbase-demo-") as tmp:
+        began = time.monotonic()
+        with Lab(Path(tmp) / "lab", net=lab_net) as lab:
+            loaded = load_config(lab.config_path)
+            outcome, _ = _scan_and_store(
+                loaded, org_ids=(), patterns=(), db=db or str(Path(tmp) / "demo.db"), store=True
+            )
+        if json_out == "-":
+            click.echo(json.dumps(results_json(outcome, loaded.config), indent=2))
+        else:
+            click.echo(render_results(outcome, loaded.config), nl=False)
+            if json_out:
+                Path(json_out).write_text(json.dumps(results_json(outcome, loaded.config), indent=2) + "\n")
+            click.echo(f"Demo finished in {time.monotonic() - began:.1f} s; the lab is stopped.", err=True)
+    ctx.exit(EXIT_OK)
+
+
+@cli.group()
+def lab() -> None:
+    """Run the lab of fake towns by hand, to poke at it with dig or to scan it yourself.
+
+    \b
+    Example:
+        secbase lab up --dir /tmp/lab
+    """
+
+
+@lab.command("up")
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("secbase-lab"),
+    show_default=True,
+    help="Where the lab writes its config (lab.yml).",
+)
+@_lab_net_option
+@click.pass_context
+def lab_up(ctx: click.Context, workdir: Path, lab_net: int) -> None:
+    """Start the lab in the foreground until Ctrl-C.
+
+    \b
+    Example:
+        secbase lab up --dir /tmp/lab
+        # in another terminal:
+        dig @127.53.0.1 _dmarc.alder.test TXT
+        secbase scan /tmp/lab/lab.yml --db /tmp/lab/lab.db
+    """
+    from secbase.lab import Lab
+
+    with _errors(ctx), Lab(workdir, net=lab_net) as running:
+        click.echo(f"The lab is up. Config: {running.config_path}", err=True)
+        click.echo(f"Try: secbase scan {running.config_path} --no-store", err=True)
+        click.echo("Press Ctrl-C to stop it.", err=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("Stopping the lab.", err=True)
+
+
+def main() -> None:
+    """Entry point of the `secbase` command."""
+    cli.main(prog_name="secbase")

@@ -1,0 +1,292 @@
+"""The YAML config: its schema, validation, and errors that name the file, the key and the fix."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import ipaddress
+import re
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from secbase.errors import ConfigError
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def _domain(value: str) -> str:
+    name = value.strip().rstrip(".").lower()
+    try:
+        ascii_name = name.encode("idna").decode("ascii") if not name.isascii() else name
+    except UnicodeError:
+        ascii_name = ""
+    labels = ascii_name.split(".")
+    if len(labels) < 2 or len(ascii_name) > 253 or not all(_LABEL.match(lb) for lb in labels):
+        raise PydanticCustomError(
+            "domain", '"{value}" is not a domain name; write it like "alder.on.ca"', {"value": value}
+        )
+    return ascii_name
+
+
+def _host(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        pass
+    try:
+        return _domain(value)
+    except PydanticCustomError:
+        raise PydanticCustomError(
+            "host",
+            '"{value}" is neither an IP address nor a host name; write it like "192.0.2.10" or "www.alder.on.ca"',
+            {"value": value},
+        ) from None
+
+
+def _selector(value: str) -> str:
+    sel = value.strip().lower()
+    if not sel or not all(_LABEL.match(lb) for lb in sel.split(".")):
+        raise PydanticCustomError(
+            "selector",
+            '"{value}" is not a DKIM selector; write it like "s1" or "selector1"',
+            {"value": value},
+        )
+    return sel
+
+
+def _server(value: str) -> str:
+    """Accept "host", "host:port", "[v6]:port" and a bare IPv6 address."""
+    text = value.strip()
+    host, port = text, 53
+    m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](?::(\d+))?", text)
+    if m:
+        host, port = m.group(1), int(m.group(2) or 53)
+    elif text.count(":") == 1:
+        host, _, p = text.partition(":")
+        port = int(p) if p.isdigit() else -1
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise PydanticCustomError(
+            "resolver",
+            '"{value}" is not a DNS server address; write an IP address like "127.0.53.1" or "9.9.9.9:53"',
+            {"value": value},
+        ) from None
+    if not 0 < port < 65536:
+        raise PydanticCustomError("resolver", '"{value}" has a bad port; use 1 to 65535', {"value": value})
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+Domain = Annotated[str, AfterValidator(_domain)]
+Host = Annotated[str, AfterValidator(_host)]
+Selector = Annotated[str, AfterValidator(_selector)]
+Server = Annotated[str, AfterValidator(_server)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class ScanSettings(_Strict):
+    """How the scan talks to the world."""
+
+    resolvers: list[Server] = Field(default_factory=list)  # empty: the system's resolvers
+    timeout: float = Field(default=3.0, gt=0, le=60)  # seconds per network operation
+    ca_file: Path | None = None  # extra CA certificates trusted for TLS checks
+    concurrency: int = Field(default=64, ge=1, le=1024)  # network operations in flight, whole scan
+    per_server: int = Field(default=16, ge=1, le=256)  # in flight towards one remote server
+    nameserver_port: Port = 53  # where name servers are asked directly (dns.nameservers)
+
+
+class Organisation(_Strict):
+    """One municipality or member body and what it declares."""
+
+    id: str
+    name: str = Field(min_length=1)
+    contacts: list[str] = Field(default_factory=list)
+    domains: list[Domain] = Field(default_factory=list)
+    non_mail_domains: list[Domain] = Field(default_factory=list)
+    websites: list[Host] = Field(default_factory=list)
+    hosts: list[Host] = Field(default_factory=list)
+    expected_ports: dict[Host, list[Port]] = Field(default_factory=dict)
+    dkim_selectors: list[Selector] = Field(default_factory=list)
+    backups: list[dict[str, Any]] = Field(default_factory=list)  # checked from a later version on
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _SLUG.match(value):
+            raise PydanticCustomError(
+                "org_id",
+                '"{value}" is not a usable id; use lower-case letters, digits and "-", like "alder"',
+                {"value": value},
+            )
+        return value
+
+    @field_validator("contacts")
+    @classmethod
+    def _contacts(cls, value: list[str]) -> list[str]:
+        for addr in value:
+            local, _, dom = addr.rpartition("@")
+            if not local or not dom or "." not in dom or " " in addr:
+                raise PydanticCustomError(
+                    "contact",
+                    '"{value}" is not an email address; write it like "it@alder.on.ca"',
+                    {"value": addr},
+                )
+        return value
+
+
+class Config(_Strict):
+    """A whole config file: version, scan settings and the organisations."""
+
+    version: Literal[1]
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+    organisations: list[Organisation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        seen: set[str] = set()
+        for org in self.organisations:
+            if org.id in seen:
+                raise PydanticCustomError(
+                    "duplicate_id",
+                    'two organisations have the id "{value}"; give each its own',
+                    {"value": org.id},
+                )
+            seen.add(org.id)
+        return self
+
+    def organisation(self, org_id: str) -> Organisation:
+        for org in self.organisations:
+            if org.id == org_id:
+                return org
+        known = ", ".join(o.id for o in self.organisations)
+        raise ConfigError(f"no organisation with the id {org_id!r}; the config has: {known}")
+
+
+class LoadedConfig(BaseModel):
+    """A validated config and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    config: Config
+    digest: str  # sha256 of the file's bytes, stored with each scan
+
+    @property
+    def ca_file(self) -> Path | None:
+        ca = self.config.scan.ca_file
+        return None if ca is None else (ca if ca.is_absolute() else self.path.parent / ca)
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    """Read and validate a config file; raise ConfigError with one line naming the file, key and fix."""
+    p = Path(path)
+    name = p.name
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the config: {exc.strerror or exc}") from exc
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text; save the file as UTF-8") from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise ConfigError(
+            f"{name}: {where}: not valid YAML: {exc.problem}; check indentation and quotes"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{name}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{name}: expected keys like "version: 1" and "organisations:" at the top')
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{name}: {describe_error(exc, raw)}") from exc
+    ca = cfg.scan.ca_file
+    if ca is not None:
+        ca_path = ca if ca.is_absolute() else p.parent / ca
+        if not ca_path.is_file():
+            raise ConfigError(f"{name}: scan.ca_file: {ca_path} does not exist; give the path of a PEM file")
+    return LoadedConfig(path=p, config=cfg, digest=hashlib.sha256(data).hexdigest())
+
+
+def describe_error(exc: ValidationError, raw: Any) -> str:
+    """Turn pydantic's first error into "key.path: what is wrong; how to fix it"."""
+    err = exc.errors()[0]
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "function_")))]
+    path = _format_loc(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else f"; known keys: {', '.join(allowed)}"
+        return f"{path}: unknown key{hint}"
+    if kind == "missing":
+        return f"{path}: required; add it"
+    if kind == "literal_error" and loc == ["version"]:
+        return f'version: this secbase reads version 1 configs; write "version: 1" (found {err["input"]!r})'
+    if kind in ("list_type", "dict_type", "model_type"):
+        want = {
+            "list_type": "a list, like [a, b]",
+            "dict_type": "a mapping of key: value",
+            "model_type": "a mapping of key: value",
+        }
+        return f"{path}: must be {want[kind]}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return f"{path}: {msg}" if path else msg
+
+
+def _format_loc(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation like list[Organisation], if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    """The keys allowed at a location, for "did you mean" hints."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        inner = _model_in(field.annotation) if field else None
+        if inner is None:
+            break
+        model = inner
+    return sorted(model.model_fields)

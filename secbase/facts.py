@@ -1,0 +1,158 @@
+"""Facts: what probes gather (plain serialisable records), the keys that name them, and the view checks read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import dns.exception
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.TXT
+
+F = TypeVar("F")
+
+
+@dataclass(frozen=True, order=True)
+class FactKey:
+    """The name of one fact: a probe kind and its arguments, e.g. dns_key("alder.test", "TXT")."""
+
+    kind: str
+    args: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.kind}({', '.join(self.args)})"
+
+
+def dns_key(name: str, rdtype: str) -> FactKey:
+    """Key of a lookup through the scan's resolvers."""
+    return FactKey("dns", (normalise_name(name), rdtype.upper()))
+
+
+def dns_at_key(server: str, name: str, rdtype: str) -> FactKey:
+    """Key of a question put to one name server directly (no recursion), e.g. each of a zone's NS."""
+    return FactKey("dns_at", (server, normalise_name(name), rdtype.upper()))
+
+
+def normalise_name(name: str) -> str:
+    """Lower-case a DNS name and drop the trailing dot: one spelling, one cache entry."""
+    return name.strip().rstrip(".").lower() or "."
+
+
+class NeedFacts(BaseException):
+    """Raised by Facts when a check reads a fact not gathered yet; the scan gathers it and asks again.
+
+    It derives from BaseException so that a check's own `except Exception` cannot swallow it.
+    """
+
+    def __init__(self, keys: Iterable[FactKey]) -> None:
+        self.keys = tuple(dict.fromkeys(keys))
+        super().__init__(", ".join(map(str, self.keys)))
+
+
+class Facts:
+    """The facts gathered so far, as checks see them. Reading a missing one asks the scan for it."""
+
+    def __init__(self, known: Mapping[FactKey, Any] | None = None, *, now: datetime | None = None) -> None:
+        self._known: dict[FactKey, Any] = dict(known or {})
+        self.now = now or datetime.now(UTC)  # the scan's clock: checks never read the system's
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._known
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def add(self, key: FactKey, fact: Any) -> None:
+        self._known[key] = fact
+
+    def items(self) -> Iterable[tuple[FactKey, Any]]:
+        return self._known.items()
+
+    def require(self, *keys: FactKey) -> None:
+        """Ask for several facts at once, so that they are gathered together."""
+        missing = [k for k in keys if k not in self._known]
+        if missing:
+            raise NeedFacts(missing)
+
+    def get(self, key: FactKey, kind: type[F]) -> F:
+        self.require(key)
+        fact = self._known[key]
+        if not isinstance(fact, kind):
+            raise TypeError(f"fact {key} is a {type(fact).__name__}, not a {kind.__name__}")
+        return fact
+
+    def dns(self, name: str, rdtype: str) -> DnsAnswer:
+        return self.get(dns_key(name, rdtype), DnsAnswer)
+
+    def dns_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
+        return self.get(dns_at_key(server, name, rdtype), DnsAnswer)
+
+
+class DnsOutcome(StrEnum):
+    """How a DNS question ended. The first three are answers; the rest mean "could not tell"."""
+
+    OK = "ok"
+    NXDOMAIN = "nxdomain"  # the name does not exist
+    NODATA = "nodata"  # the name exists, without records of that type
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    ERROR = "error"  # anything else: a malformed answer, a network error
+
+
+ANSWERED = frozenset({DnsOutcome.OK, DnsOutcome.NXDOMAIN, DnsOutcome.NODATA})
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """One DNS question and what came back. Records are in presentation format (zone-file text)."""
+
+    name: str
+    rdtype: str
+    outcome: DnsOutcome
+    records: tuple[str, ...] = ()
+    rrsigs: tuple[str, ...] = ()  # signatures covering the records, when the server sent them
+    ttl: int = 0
+    reason: str = ""  # for the "could not tell" outcomes: what happened, in plain words
+    server: str = ""  # which server answered
+    authoritative: bool = False
+
+    @property
+    def error(self) -> str | None:
+        """Why this question could not be answered, or None when the answer is usable (even if empty)."""
+        if self.outcome in ANSWERED:
+            return None
+        return self.reason or f"the DNS lookup of {self.name} ({self.rdtype}) ended in {self.outcome}"
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the name or the type does not exist (a definite, usable answer)."""
+        return self.outcome in (DnsOutcome.NXDOMAIN, DnsOutcome.NODATA) or (
+            self.outcome is DnsOutcome.OK and not self.records
+        )
+
+    def texts(self) -> list[str]:
+        """TXT records as text, each record's strings joined with nothing between them (RFC 7208 3.3)."""
+        out = []
+        for rec in self.records:
+            try:
+                rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, rec)
+            except dns.exception.DNSException:
+                continue  # the probe wrote it; only a hand-made fact can be malformed
+            assert isinstance(rd, dns.rdtypes.ANY.TXT.TXT)
+            out.append(b"".join(rd.strings).decode("utf-8", errors="replace"))
+        return out
+
+    def strings(self) -> list[tuple[str, ...]]:
+        """TXT records as their separate strings, for telling how a record was split."""
+        out = []
+        for rec in self.records:
+            rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, rec)
+            assert isinstance(rd, dns.rdtypes.ANY.TXT.TXT)
+            out.append(tuple(s.decode("utf-8", errors="replace") for s in rd.strings))
+        return out

@@ -1,0 +1,73 @@
+"""The lab: fake municipalities on real loopback servers, for `secbase demo`, `secbase lab up` and the tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from secbase.errors import LabError
+from secbase.lab.dns import LabDnsServer
+from secbase.lab.towns import LAB_NET, TOWNS, Town, build_dns, config_yaml
+
+__all__ = ["TOWNS", "Lab", "Town"]
+
+
+class Lab:
+    """Start every lab server, write the config that scans them, and stop them all again.
+
+    Example:
+        with Lab(Path("/tmp/lab")) as lab:
+            run_scan(load_config(lab.config_path).config, load_checks().select())
+    """
+
+    def __init__(
+        self, workdir: Path, *, now: datetime | None = None, timeout_s: float = 1.5, net: int = LAB_NET
+    ) -> None:
+        if not 1 <= net <= 254:
+            raise LabError(f"the lab network 127.{net}.x.x is not usable; pick a number from 1 to 254")
+        self.net = net
+        self.workdir = workdir
+        self.now = now or datetime.now(UTC)
+        self.timeout_s = timeout_s
+        self.dns: LabDnsServer | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "lab.yml"
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        data = build_dns(self.now, net=self.net)
+        self.dns = LabDnsServer(
+            data.zone_text, addresses=data.addresses, drop=data.drop, servfail=data.servfail
+        )
+        try:
+            self.dns.start()
+        except PermissionError as exc:
+            self.dns = None
+            raise LabError(
+                f"the lab's DNS servers listen on port 53 of 127.{self.net}.x.x addresses, as real ones do: run as root, "
+                "or allow Python to bind low ports (setcap cap_net_bind_service=+ep on the interpreter)"
+            ) from exc
+        except OSError as exc:
+            self.dns = None
+            raise LabError(
+                f"the lab's DNS server cannot start on 127.{self.net}.x.x: {exc}; is another lab running? "
+                f"Use another network, e.g. --lab-net {self.net + 1}"
+            ) from exc
+        self.config_path.write_text(config_yaml(timeout_s=self.timeout_s, net=self.net), encoding="utf-8")
+
+    def stop(self) -> None:
+        if self.dns is not None:
+            self.dns.stop()
+            self.dns = None
+
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

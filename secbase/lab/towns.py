@@ -1,0 +1,302 @@
+"""The lab's fake towns: their DNS data with planted problems, and the config that scans them."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from secbase.lab.dnssec import sign_zone
+
+LAB_NET = 53  # the lab lives on 127.53.x.y; another second octet runs a second lab beside it
+RESOLVER = "127.53.0.1"  # the scan's resolver in the default lab: it answers for every lab name
+TTL = 300
+
+
+@dataclass(frozen=True)
+class Town:
+    """One fake organisation: its config entry and what the lab plants for it."""
+
+    id: str
+    name: str
+    domains: tuple[str, ...]
+    non_mail_domains: tuple[str, ...] = ()
+    dkim_selectors: tuple[str, ...] = ()
+    planted: tuple[str, ...] = ()  # what is wrong, in words, for the demo and the tests
+
+
+@dataclass
+class LabDns:
+    """Everything the lab's DNS server needs."""
+
+    zone_text: str
+    addresses: list[str]
+    drop: list[str] = field(default_factory=list)
+    servfail: list[str] = field(default_factory=list)
+
+
+TOWNS = (
+    Town(
+        "alder",
+        "Village of Alder",
+        ("alder.test",),
+        ("old-alder.test",),
+        ("s1",),
+        planted=("nothing: every email and DNS check passes",),
+    ),
+    Town(
+        "birch",
+        "Town of Birch",
+        ("birch.test", "birch-library.test"),
+        (),
+        ("s1",),
+        planted=(
+            "SPF ends in ~all and needs 12 lookups",
+            "DMARC p=none without reports",
+            "DKIM selector s1 missing",
+            "no TLS-RPT, no CAA, not signed",
+            "name servers in one /24",
+            "an MX host without an address",
+            "birch-library.test: two SPF records and no DMARC",
+        ),
+    ),
+    Town(
+        "cedar",
+        "City of Cedar",
+        ("cedar.test",),
+        ("old-cedar.test",),
+        ("s1", "s2", "s3"),
+        planted=(
+            "SPF split into two strings that join badly",
+            "DMARC does not start with v=DMARC1",
+            "DKIM s1 revoked, s2 RSA-1024, s3 in test mode",
+            "DNSSEC signatures expired",
+            "one of two name servers dead",
+            "TLS-RPT without rua",
+            "old-cedar.test sends no mail but says nothing of it",
+        ),
+    ),
+    Town(
+        "dogwood",
+        "Dogwood Township",
+        ("dogwood.county.test",),
+        (),
+        (),
+        planted=(
+            "no MX",
+            "SPF ends in ?all with 4 void lookups and an include with no SPF",
+            "DMARC inherited from county.test: sp=quarantine at pct=50, reports to an unauthorised domain",
+        ),
+    ),
+    Town(
+        "elm",
+        "Elm Falls",
+        ("elm.test",),
+        (),
+        ("s1",),
+        planted=("its DNS answers SERVFAIL and _dmarc times out: every check says it could not check",),
+    ),
+)
+
+DROP = ["_dmarc.elm.test"]
+SERVFAIL = ["elm.test", "_smtp._tls.elm.test", "s1._domainkey.elm.test"]
+
+
+def _txt(value: str) -> str:
+    """A TXT record's data: strings of at most 255 bytes (RFC 1035 3.3.14), quoted."""
+    chunks = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
+    return " ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
+
+
+def _dkim_key(bits: int) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode("ascii")
+
+
+def _zone(origin: str, ns: list[tuple[str, str]], body: list[str]) -> str:
+    lines = [f"{origin}. {TTL} IN SOA {ns[0][0]}. hostmaster.{origin}. 2026112501 3600 600 86400 300"]
+    lines += [f"{origin}. {TTL} IN NS {host}." for host, _ in ns]
+    lines += [f"{host}. {TTL} IN A {ip}" for host, ip in ns if host.endswith("." + origin)]
+    lines += body
+    return "\n".join(lines) + "\n"
+
+
+def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
+    """Make the towns' zones (DKIM keys and DNSSEC signatures are made fresh, valid around `now`)."""
+    key2048, key1024 = _dkim_key(2048), _dkim_key(1024)
+    ns_alder = [("ns1.alder.test", f"127.{net}.1.1"), ("ns2.alder.test", f"127.{net}.2.1")]
+    ns_birch = [("ns1.birch.test", f"127.{net}.3.1"), ("ns2.birch.test", f"127.{net}.3.2")]
+    ns_cedar = [
+        ("ns1.cedar.test", f"127.{net}.4.1"),
+        ("ns2.cedar.test", f"127.{net}.4.99"),
+    ]  # .99: nothing listens
+    ns_county = [("ns1.county.test", f"127.{net}.5.1"), ("ns2.county.test", f"127.{net}.6.1")]
+    ns_elm = [("ns1.elm-dns.test", f"127.{net}.7.1"), ("ns2.elm-dns.test", f"127.{net}.8.1")]
+
+    alder = _zone(
+        "alder.test",
+        ns_alder,
+        [
+            f"alder.test. {TTL} IN MX 10 mail.alder.test.",
+            f"mail.alder.test. {TTL} IN A 127.0.4.25",
+            f"www.alder.test. {TTL} IN A 127.0.3.10",
+            f"alder.test. {TTL} IN TXT " + _txt("v=spf1 mx ip4:192.0.2.0/24 -all"),
+            f"alder.test. {TTL} IN TXT " + _txt("google-site-verification=lab"),
+            f"_dmarc.alder.test. {TTL} IN TXT "
+            + _txt("v=DMARC1; p=reject; rua=mailto:dmarc@alder.test,mailto:agg@reports.vendor.test"),
+            f"s1._domainkey.alder.test. {TTL} IN TXT " + _txt(f"v=DKIM1; k=rsa; p={key2048}"),
+            f"_smtp._tls.alder.test. {TTL} IN TXT " + _txt("v=TLSRPTv1; rua=mailto:tls-reports@alder.test"),
+            f'alder.test. {TTL} IN CAA 0 issue "letsencrypt.org"',
+        ],
+    )
+    old_alder = _zone(
+        "old-alder.test",
+        ns_alder,
+        [
+            f"old-alder.test. {TTL} IN MX 0 .",
+            f"old-alder.test. {TTL} IN TXT " + _txt("v=spf1 -all"),
+            f"_dmarc.old-alder.test. {TTL} IN TXT " + _txt("v=DMARC1; p=reject; rua=mailto:dmarc@alder.test"),
+            f'old-alder.test. {TTL} IN CAA 0 issue ";"',
+        ],
+    )
+    spf_includes = []
+    for i in range(1, 4):  # 3 includes x (1 + a + mx + include) plus the root's own: 12 lookups
+        spf_includes += [
+            f"_spf{i}.birch.test. {TTL} IN TXT " + _txt(f"v=spf1 a mx include:_spf{i}b.birch.test ~all"),
+            f"_spf{i}b.birch.test. {TTL} IN TXT " + _txt(f"v=spf1 ip4:198.51.100.{i} ~all"),
+        ]
+    birch = _zone(
+        "birch.test",
+        ns_birch,
+        [
+            f"birch.test. {TTL} IN MX 10 mail.birch.test.",
+            f"birch.test. {TTL} IN MX 20 backup-mx.birch.test.",
+            f"birch.test. {TTL} IN A 127.0.3.20",
+            f"mail.birch.test. {TTL} IN A 127.0.4.26",
+            "birch.test. 300 IN TXT "
+            + _txt("v=spf1 include:_spf1.birch.test include:_spf2.birch.test include:_spf3.birch.test ~all"),
+            *spf_includes,
+            f"_dmarc.birch.test. {TTL} IN TXT " + _txt("v=DMARC1; p=none"),
+        ],
+    )
+    birch_library = _zone(
+        "birch-library.test",
+        ns_birch,
+        [
+            f"birch-library.test. {TTL} IN MX 10 mail.birch.test.",
+            f"birch-library.test. {TTL} IN TXT " + _txt("v=spf1 include:_spf1.birch.test -all"),
+            f"birch-library.test. {TTL} IN TXT " + _txt("v=spf1 mx -all"),
+        ],
+    )
+    cedar = _zone(
+        "cedar.test",
+        ns_cedar,
+        [
+            f"cedar.test. {TTL} IN MX 10 mail.cedar.test.",
+            f"mail.cedar.test. {TTL} IN A 127.0.4.27",
+            # The provider split the record at a space and dropped it: joined, it reads "...10-all".
+            f'cedar.test. {TTL} IN TXT "v=spf1 ip4:192.0.2.10" "-all"',
+            f"_dmarc.cedar.test. {TTL} IN TXT " + _txt("p=reject; v=DMARC1; rua=mailto:dmarc@cedar.test"),
+            f"s1._domainkey.cedar.test. {TTL} IN TXT " + _txt("v=DKIM1; k=rsa; p="),
+            f"s2._domainkey.cedar.test. {TTL} IN TXT " + _txt(f"v=DKIM1; k=rsa; p={key1024}"),
+            f"s3._domainkey.cedar.test. {TTL} IN TXT " + _txt(f"v=DKIM1; k=rsa; t=y; p={key2048}"),
+            f"_smtp._tls.cedar.test. {TTL} IN TXT " + _txt("v=TLSRPTv1;"),
+            f'cedar.test. {TTL} IN CAA 0 issue "letsencrypt.org"',
+        ],
+    )
+    old_cedar = _zone(
+        "old-cedar.test",
+        ns_cedar,
+        [
+            f"old-cedar.test. {TTL} IN A 127.0.3.30",
+        ],
+    )
+    county = _zone(
+        "county.test",
+        ns_county,
+        [
+            f'county.test. {TTL} IN CAA 0 issue "pki.county.test"',
+            f"_dmarc.county.test. {TTL} IN TXT "
+            + _txt("v=DMARC1; p=reject; sp=quarantine; pct=50; rua=mailto:d@reports.vendor.test"),
+            f"dogwood.county.test. {TTL} IN TXT "
+            + _txt(
+                "v=spf1 a:gone1.dogwood.county.test a:gone2.dogwood.county.test mx:gone3.dogwood.county.test "
+                "include:missing.county.test ?all"
+            ),
+            f"dogwood.county.test. {TTL} IN A 127.0.3.40",
+            f"_smtp._tls.dogwood.county.test. {TTL} IN TXT " + _txt("v=TLSRPTv1; rua=mailto:tls@county.test"),
+        ],
+    )
+    elm = _zone(
+        "elm.test",
+        ns_elm,
+        [
+            f"ns1.elm-dns.test. {TTL} IN A 127.{net}.7.1",
+            f"ns2.elm-dns.test. {TTL} IN A 127.{net}.8.1",
+        ],
+    )
+    vendor = [
+        # reports.vendor.test agreed to receive alder's reports (RFC 7489 7.1), not county's.
+        f"alder.test._report._dmarc.reports.vendor.test. {TTL} IN TXT " + _txt("v=DMARC1"),
+        # Alder agreed to receive the reports of its own parked domain.
+        f"old-alder.test._report._dmarc.alder.test. {TTL} IN TXT " + _txt("v=DMARC1"),
+    ]
+    signed_alder = sign_zone("alder.test", alder, now=now)
+    signed_old_alder = sign_zone("old-alder.test", old_alder, now=now)
+    signed_cedar = sign_zone("cedar.test", cedar, now=now, broken="expired")
+    # One server holds the parent and every child, so the DS records (parent side) sit beside the
+    # children's own records, as a resolver would return them.
+    parent = _zone(
+        "test", [("ns.test", f"127.{net}.0.1")], [signed_alder.ds, signed_old_alder.ds, signed_cedar.ds]
+    )
+    text = "".join(
+        [
+            parent,
+            signed_alder.text,
+            signed_old_alder.text,
+            birch,
+            birch_library,
+            signed_cedar.text,
+            old_cedar,
+            county,
+            elm,
+            "\n".join(vendor) + "\n",
+        ]
+    )
+    addresses = sorted(
+        {f"127.{net}.0.1"}
+        | {ip for ns in (ns_alder, ns_birch, ns_county, ns_elm) for _, ip in ns}
+        | {f"127.{net}.4.1"}
+    )
+    return LabDns(text, addresses, drop=list(DROP), servfail=list(SERVFAIL))
+
+
+def config_yaml(*, timeout_s: float = 1.5, net: int = LAB_NET) -> str:
+    """The config that scans every lab town, commented like the examples."""
+    lines = [
+        "# Written by the secbase lab: fake towns on loopback, each with planted problems.",
+        "version: 1",
+        "scan:",
+        f'  resolvers: ["127.{net}.0.1"]',
+        f"  timeout: {timeout_s}",
+        "organisations:",
+    ]
+    for town in TOWNS:
+        lines += [
+            f"  - id: {town.id}",
+            f"    name: {town.name}",
+            f"    contacts: [it@{town.domains[0]}]",
+            f"    domains: [{', '.join(town.domains)}]",
+        ]
+        if town.non_mail_domains:
+            lines.append(f"    non_mail_domains: [{', '.join(town.non_mail_domains)}]")
+        if town.dkim_selectors:
+            lines.append(f"    dkim_selectors: [{', '.join(town.dkim_selectors)}]")
+        lines += [f"    # planted: {p}" for p in town.planted]
+    return "\n".join(lines) + "\n"

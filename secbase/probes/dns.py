@@ -1,0 +1,197 @@
+"""DNS facts through the scan's own resolvers (dnspython), and questions put to one name server directly."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from secbase.facts import DnsAnswer, DnsOutcome, FactKey, normalise_name
+from secbase.probes import Limiter
+
+log = logging.getLogger(__name__)
+
+# RFC 9715 / DNS Flag Day 2020: 1232 bytes fits any path without fragmentation, and is large enough
+# that DKIM keys and DNSKEY sets come back whole over UDP instead of truncated and asked again over TCP.
+EDNS_PAYLOAD = 1232
+
+
+def split_server(server: str) -> tuple[str, int]:
+    """Split "127.0.0.1:53" or "[::1]:53" (as the config writes them) into address and port."""
+    if server.startswith("["):
+        host, _, port = server[1:].partition("]:")
+        return host, int(port or 53)
+    host, _, port = server.rpartition(":")
+    if not host:
+        return server, 53
+    return host, int(port)
+
+
+def system_resolvers() -> list[str]:
+    """The operating system's resolvers, used when the config names none."""
+    import dns.resolver
+
+    try:
+        res = dns.resolver.Resolver(configure=True)
+    except dns.exception.DNSException:
+        return []
+    return [f"[{ns}]:53" if ":" in str(ns) else f"{ns}:53" for ns in res.nameservers]
+
+
+class DnsProbe:
+    """Answers dns(name, type) through the resolvers and dns_at(server, name, type) from one server."""
+
+    kinds: tuple[str, ...] = ("dns", "dns_at")
+
+    def __init__(
+        self,
+        *,
+        resolvers: Sequence[str],
+        timeout_s: float,
+        limiter: Limiter,
+        nameserver_port: int = 53,
+    ) -> None:
+        self.resolvers = [split_server(r) for r in resolvers] or [split_server(r) for r in system_resolvers()]
+        self.timeout_s = timeout_s
+        self.limiter = limiter
+        self.nameserver_port = nameserver_port
+        self.sent: Counter[tuple[str, ...]] = Counter()  # (server or "resolver", name, type) -> queries sent
+
+    async def fetch(self, key: FactKey) -> DnsAnswer:
+        if key.kind == "dns":
+            name, rdtype = key.args
+            return await self.lookup(name, rdtype)
+        server, name, rdtype = key.args
+        self.sent[(server, normalise_name(name), rdtype)] += 1
+        return await self.ask(server, self.nameserver_port, name, rdtype, recursion=False)
+
+    async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
+        """Ask each resolver in turn until one gives an answer (an empty one counts)."""
+        if not self.resolvers:
+            return DnsAnswer(name, rdtype, DnsOutcome.ERROR, reason="no DNS resolver is configured")
+        self.sent[("resolver", normalise_name(name), rdtype)] += 1
+        last: DnsAnswer | None = None
+        for host, port in self.resolvers:
+            last = await self.ask(host, port, name, rdtype, recursion=True)
+            if last.error is None:
+                return last
+        assert last is not None
+        return last
+
+    async def ask(self, host: str, port: int, name: str, rdtype: str, *, recursion: bool) -> DnsAnswer:
+        """Put one question to one server; every way it can end is a DnsAnswer, never an exception."""
+        name = normalise_name(name)
+        where = f"{host}:{port}"
+        try:
+            qname = dns.name.from_text(name)
+            qtype = dns.rdatatype.from_text(rdtype)
+        except (dns.exception.DNSException, ValueError) as exc:
+            return DnsAnswer(name, rdtype, DnsOutcome.ERROR, reason=f"{name!r} cannot be looked up: {exc}")
+        query = dns.message.make_query(qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=True)
+        # CD (checking disabled): a validating resolver then hands over a broken zone's records and
+        # signatures instead of SERVFAIL, so dns.dnssec can say "fail" instead of "could not check".
+        query.flags |= dns.flags.CD
+        if not recursion:
+            query.flags &= ~dns.flags.RD
+        try:
+            async with self.limiter.slot(host):
+                response, _tcp = await dns.asyncquery.udp_with_fallback(
+                    query, host, timeout=self.timeout_s, port=port
+                )
+        except dns.exception.Timeout:
+            return DnsAnswer(
+                name,
+                rdtype,
+                DnsOutcome.TIMEOUT,
+                server=where,
+                reason=f"the DNS server {where} did not answer about {name} within {self.timeout_s:g} s",
+            )
+        except ConnectionRefusedError:
+            return DnsAnswer(
+                name,
+                rdtype,
+                DnsOutcome.REFUSED,
+                server=where,
+                reason=f"nothing answers DNS at {where} (connection refused)",
+            )
+        except (OSError, dns.exception.DNSException, EOFError, ValueError) as exc:
+            log.debug("DNS %s %s at %s failed: %r", name, rdtype, where, exc)
+            return DnsAnswer(
+                name,
+                rdtype,
+                DnsOutcome.ERROR,
+                server=where,
+                reason=f"the DNS question about {name} to {where} failed: {type(exc).__name__}: {exc}",
+            )
+        return _read_response(response, qname, qtype, name, rdtype, where)
+
+
+def _read_response(
+    response: dns.message.Message,
+    qname: dns.name.Name,
+    qtype: dns.rdatatype.RdataType,
+    name: str,
+    rdtype: str,
+    where: str,
+) -> DnsAnswer:
+    rcode = response.rcode()
+    aa = bool(response.flags & dns.flags.AA)
+    if rcode == dns.rcode.NXDOMAIN:
+        return DnsAnswer(name, rdtype, DnsOutcome.NXDOMAIN, server=where, authoritative=aa)
+    if rcode == dns.rcode.SERVFAIL:
+        return DnsAnswer(
+            name,
+            rdtype,
+            DnsOutcome.SERVFAIL,
+            server=where,
+            reason=f"the DNS server {where} answered SERVFAIL (server failure) about {name}",
+        )
+    if rcode == dns.rcode.REFUSED:
+        return DnsAnswer(
+            name,
+            rdtype,
+            DnsOutcome.REFUSED,
+            server=where,
+            reason=f"the DNS server {where} refused to answer about {name}",
+        )
+    if rcode != dns.rcode.NOERROR:
+        return DnsAnswer(
+            name,
+            rdtype,
+            DnsOutcome.ERROR,
+            server=where,
+            reason=f"the DNS server {where} answered {dns.rcode.to_text(rcode)} about {name}",
+        )
+    owner = qname
+    rrset: dns.rrset.RRset | None = None
+    for _ in range(10):  # follow a CNAME chain inside the answer, as a stub resolver does
+        rrset = response.get_rrset(response.answer, owner, dns.rdataclass.IN, qtype)
+        if rrset is not None or qtype == dns.rdatatype.CNAME:
+            break
+        cname = response.get_rrset(response.answer, owner, dns.rdataclass.IN, dns.rdatatype.CNAME)
+        if cname is None:
+            break
+        owner = cname[0].target  # type: ignore[attr-defined]
+    if rrset is None:
+        return DnsAnswer(name, rdtype, DnsOutcome.NODATA, server=where, authoritative=aa)
+    sigs = response.get_rrset(response.answer, owner, dns.rdataclass.IN, dns.rdatatype.RRSIG, covers=qtype)
+    return DnsAnswer(
+        name,
+        rdtype,
+        DnsOutcome.OK,
+        records=tuple(rd.to_text() for rd in rrset),
+        rrsigs=tuple(rd.to_text() for rd in sigs) if sigs is not None else (),
+        ttl=rrset.ttl,
+        server=where,
+        authoritative=aa,
+    )

@@ -1,0 +1,178 @@
+"""Renderers: every text secbase prints comes from a jinja2 template, and everything in it is made safe."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from secbase import __version__
+from secbase.config import Config
+from secbase.model import Finding, Result, Severity, Status
+from secbase.plugins import Check
+from secbase.scan import ScanOutcome
+
+MAX_FIELD = 2000  # a server may send a 100,000-character header; a report shows this much of any field
+
+STATUS_ORDER = [Status.FAIL, Status.WARN, Status.ERROR, Status.PASS, Status.NOT_APPLICABLE]
+STATUS_LABEL = {
+    Status.FAIL: "FAIL",
+    Status.WARN: "WARN",
+    Status.ERROR: "ERROR",
+    Status.PASS: "PASS",
+    Status.NOT_APPLICABLE: "N/A",
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(value: Any) -> str:
+    """Make any text safe for a terminal: control and direction-changing characters escaped, length capped.
+
+    Summaries and evidence carry what servers sent (TXT records, later headers and certificate fields);
+    an escape sequence in a TXT record must not repaint the clerk's terminal.
+    """
+    text = "" if value is None else str(value)
+    text = unicodedata.normalize("NFC", text)
+    text = _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
+    if len(text) > MAX_FIELD:
+        text = text[:MAX_FIELD] + f"... ({len(text) - MAX_FIELD} more characters)"
+    return text
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("secbase.report", "templates"),
+        autoescape=False,  # plain text; HTML templates get their own autoescaping environment
+        finalize=clean,  # every {{ value }} is cleaned: nothing a server sent reaches the terminal raw
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["label"] = lambda s: STATUS_LABEL[Status(s)]
+    env.filters["duration"] = duration
+    env.filters["indent_lines"] = lambda s, n: ("\n" + " " * n).join(clean(s).splitlines())
+    return env
+
+
+def duration(seconds: float) -> str:
+    """A duration in words a clerk reads at a glance: "3 days", "5 hours", "12 minutes"."""
+    s = max(0.0, seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if s >= size:
+            n = int(s // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "under a minute"
+
+
+def _sort_key(r: Result) -> tuple[int, str, str]:
+    return (STATUS_ORDER.index(r.status), r.check, r.subject)
+
+
+def render_results(outcome: ScanOutcome, config: Config) -> str:
+    """The results of a scan, per organisation and target, problems first."""
+    names = {o.id: o.name for o in config.organisations}
+    orgs = []
+    for org_id in outcome.organisations:
+        mine = [r for r in outcome.results if r.organisation == org_id]
+        targets: dict[str, list[Result]] = {}
+        for r in mine:
+            targets.setdefault(r.target, []).append(r)
+        orgs.append(
+            {
+                "id": org_id,
+                "name": names.get(org_id, org_id),
+                "targets": [(t, sorted(rs, key=_sort_key)) for t, rs in targets.items()],
+                "counts": Counter(r.status for r in mine),
+            }
+        )
+    return (
+        _env()
+        .get_template("results.txt.j2")
+        .render(
+            outcome=outcome,
+            orgs=orgs,
+            counts=Counter(r.status for r in outcome.results),
+            Status=Status,
+            version=__version__,
+        )
+    )
+
+
+def results_json(outcome: ScanOutcome, config: Config) -> dict[str, Any]:
+    """The documented JSON form of a scan: {"scan": {...}, "results": [...]}."""
+    return {
+        "scan": {
+            "tool": "secbase",
+            "version": __version__,
+            "started_at": outcome.started_at.isoformat(),
+            "finished_at": outcome.finished_at.isoformat(),
+            "organisations": list(outcome.organisations),
+            "checks": list(outcome.checks),
+            "counts": {str(s): sum(1 for r in outcome.results if r.status is s) for s in Status},
+        },
+        "results": [r.to_json() for r in outcome.results],
+    }
+
+
+def render_checks(checks: list[Check], *, as_json: bool) -> str:
+    """The catalogue of checks."""
+    if as_json:
+        rows = [
+            {
+                "id": c.id,
+                "severity": str(c.severity),
+                "target": str(c.target_kind),
+                "facts": list(c.facts),
+                "source": c.source,
+                "defaults": dict(c.defaults),
+                **(c.words.model_dump() if c.words else {}),
+            }
+            for c in checks
+        ]
+        return json.dumps(rows, indent=2) + "\n"
+    return _env().get_template("checks.txt.j2").render(checks=checks)
+
+
+def render_findings(found: list[Finding], *, as_json: bool, now: datetime) -> str:
+    """Findings with how long each has been open, or how long it took to fix."""
+    if as_json:
+        rows = [
+            {
+                "fingerprint": f.fingerprint,
+                "organisation": f.organisation,
+                "check": f.check,
+                "target": f.target,
+                "subject": f.subject,
+                "severity": str(f.severity),
+                "status": str(f.status),
+                "summary": f.summary,
+                "first_seen": f.first_seen.isoformat(),
+                "last_seen": f.last_seen.isoformat(),
+                "resolved_at": f.resolved_at.isoformat() if f.resolved_at else None,
+                "times_reopened": f.times_reopened,
+                "open_seconds": round(f.open_seconds, 1),
+            }
+            for f in found
+        ]
+        return json.dumps(rows, indent=2) + "\n"
+    return (
+        _env()
+        .get_template("findings.txt.j2")
+        .render(
+            open=[f for f in found if f.is_open],
+            fixed=[f for f in found if not f.is_open],
+            now=now,
+            Severity=Severity,
+        )
+    )

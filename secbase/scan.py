@@ -1,0 +1,192 @@
+"""From an organisation's targets and the selected checks to results: gathers facts concurrently, then judges."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from secbase.config import Config, Organisation
+from secbase.facts import FactKey, Facts, NeedFacts
+from secbase.model import Result, Status, Target, TargetKind
+from secbase.plugins import Check
+from secbase.probes import Limiter, Probe, ProbeFailure
+from secbase.probes.dns import DnsProbe
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 40  # a check that keeps asking for new facts past this is looping: an SPF include loop, say
+
+Progress = Callable[[int, int], None]
+
+
+class FactUnavailable(Exception):
+    """A fact whose probe broke; the check reading it ends in `error` with this reason."""
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """What one scan produced, before it is stored."""
+
+    started_at: datetime
+    finished_at: datetime
+    organisations: tuple[str, ...]
+    checks: tuple[str, ...]
+    results: list[Result]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_failures(self) -> bool:
+        return any(r.status is Status.FAIL for r in self.results)
+
+
+def targets_of(org: Organisation) -> list[Target]:
+    """Every target an organisation declares, in config order."""
+    sel = tuple(org.dkim_selectors)
+    out = [Target(org.id, TargetKind.DOMAIN, d, dkim_selectors=sel) for d in org.domains]
+    out += [Target(org.id, TargetKind.DOMAIN, d, sends_mail=False) for d in org.non_mail_domains]
+    out += [Target(org.id, TargetKind.WEBSITE, w) for w in org.websites]
+    out += [Target(org.id, TargetKind.HOST, h) for h in org.hosts]
+    return out
+
+
+class _FactStore(Facts):
+    """The scan's facts, shared by every check; probes run once per key, whatever asks for it first."""
+
+    def __init__(self, probes: Mapping[str, Probe], now: datetime) -> None:
+        super().__init__(now=now)
+        self._probes = probes
+        self._pending: dict[FactKey, asyncio.Task[None]] = {}
+
+    async def gather(self, keys: Iterable[FactKey]) -> None:
+        waits = []
+        for key in keys:
+            if key in self:
+                continue
+            task = self._pending.get(key)
+            if task is None:
+                task = self._pending[key] = asyncio.ensure_future(self._fetch(key))
+            waits.append(task)
+        if waits:
+            await asyncio.gather(*waits)
+
+    async def _fetch(self, key: FactKey) -> None:
+        probe = self._probes.get(key.kind)
+        fact: object
+        if probe is None:
+            fact = ProbeFailure(f"no probe gathers {key.kind} facts")
+        else:
+            try:
+                fact = await probe.fetch(key)
+            except Exception as exc:  # the probe boundary: a bug of ours becomes a fact, the scan goes on
+                log.exception("probe %s failed on %s", key.kind, key)
+                fact = ProbeFailure(f"the {key.kind} probe failed on {key}: {type(exc).__name__}: {exc}")
+        self.add(key, fact)
+
+    def get(self, key: FactKey, kind: Any) -> Any:
+        self.require(key)
+        fact = self._known[key]
+        if isinstance(fact, ProbeFailure):
+            raise FactUnavailable(fact.reason)
+        return super().get(key, kind)
+
+
+async def _run_unit(
+    check: Check, target: Target, facts: _FactStore, limits: Mapping[str, Any]
+) -> list[Result]:
+    """Evaluate one check on one target, gathering the facts it asks for until it has them all."""
+    for _ in range(MAX_ROUNDS):
+        try:
+            return check.evaluate(target, facts, limits)
+        except NeedFacts as need:
+            await facts.gather(need.keys)
+        except FactUnavailable as exc:
+            return [Result.error(check, target, str(exc))]
+        except Exception as exc:  # the check runner: a check that raises becomes an error result
+            log.exception("check %s raised on %s", check.id, target.name)
+            return [Result.error(check, target, f"the check itself failed ({type(exc).__name__}: {exc})")]
+    return [Result.error(check, target, f"it needed more than {MAX_ROUNDS} rounds of lookups (a loop?)")]
+
+
+def _applies(check: Check, target: Target) -> bool:
+    return check.target_kind is target.kind
+
+
+async def _scan(
+    orgs: Sequence[Organisation],
+    checks: Sequence[Check],
+    probes: Mapping[str, Probe],
+    now: datetime,
+    progress: Progress | None,
+) -> list[Result]:
+    facts = _FactStore(probes, now)
+    units = [(chk, tgt) for org in orgs for tgt in targets_of(org) for chk in checks if _applies(chk, tgt)]
+    done = 0
+    total = len(units)
+    if progress:
+        progress(0, total)
+
+    async def one(chk: Check, tgt: Target) -> list[Result]:
+        nonlocal done
+        res = await _run_unit(chk, tgt, facts, chk.defaults)
+        done += 1
+        if progress:
+            progress(done, total)
+        return res
+
+    batches = await asyncio.gather(*(one(c, t) for c, t in units))
+    return [r for batch in batches for r in batch]
+
+
+def run_scan(
+    config: Config,
+    checks: Sequence[Check],
+    *,
+    org_ids: Sequence[str] = (),
+    probes: Mapping[str, Probe] | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> ScanOutcome:
+    """Scan the selected organisations (all when none given) with the given checks.
+
+    Example:
+        outcome = run_scan(load_config("town.yml").config, load_checks().select(["email.*"]))
+    """
+    orgs = [config.organisation(i) for i in org_ids] if org_ids else list(config.organisations)
+    started = datetime.now(UTC)
+    clock = now or started
+
+    async def main() -> tuple[list[Result], dict[str, Any]]:
+        probe_map = dict(probes) if probes is not None else default_probes(config)
+        results = await _scan(orgs, checks, probe_map, clock, progress)
+        stats: dict[str, Any] = {}
+        dns_probe = probe_map.get("dns")
+        if isinstance(dns_probe, DnsProbe):
+            stats["dns_queries"] = sum(dns_probe.sent.values())
+            stats["dns_repeated"] = sum(n - 1 for n in dns_probe.sent.values() if n > 1)
+        return results, stats
+
+    results, stats = asyncio.run(main())
+    return ScanOutcome(
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        organisations=tuple(o.id for o in orgs),
+        checks=tuple(c.id for c in checks),
+        results=results,
+        stats=stats,
+    )
+
+
+def default_probes(config: Config) -> dict[str, Probe]:
+    """The probes of a real scan, sharing one limiter; call inside the event loop that will use them."""
+    limiter = Limiter(total=config.scan.concurrency, per_server=config.scan.per_server)
+    dns_probe = DnsProbe(
+        resolvers=config.scan.resolvers,
+        timeout_s=config.scan.timeout,
+        limiter=limiter,
+        nameserver_port=config.scan.nameserver_port,
+    )
+    return {kind: dns_probe for kind in dns_probe.kinds}

@@ -1,0 +1,132 @@
+"""Config: the examples load; a bad file is one line naming the file, the key and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secbase.config import load_config
+from secbase.errors import ConfigError
+
+GOOD = """\
+version: 1
+scan:
+  resolvers: ["127.0.53.1", "127.0.53.2:5353", "[::1]:53"]
+  timeout: 3
+organisations:
+  - id: alder
+    name: Village of Alder
+    contacts: ["it@alder.on.ca"]
+    domains: [Alder.ON.ca.]
+    non_mail_domains: [old-alder.on.ca]
+    websites: [www.alder.on.ca]
+    hosts: [127.0.0.10]
+    expected_ports: {"127.0.0.10": [80, 443]}
+    dkim_selectors: [s1]
+    backups: []
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "town.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    assert "\n" not in message, "a config error is one line"
+    return message
+
+
+@pytest.mark.parametrize("name", ["town.yml", "region.yml"])
+def test_shipped_examples_load(examples: Path, name: str) -> None:
+    loaded = load_config(examples / name)
+    assert loaded.config.organisations
+
+
+def test_a_good_config_is_normalised(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD)).config
+    org = cfg.organisations[0]
+    assert org.domains == ["alder.on.ca"]
+    assert cfg.scan.resolvers == ["127.0.53.1:53", "127.0.53.2:5353", "[::1]:53"]
+    assert org.expected_ports == {"127.0.0.10": [80, 443]}
+
+
+def test_a_bad_domain_names_file_key_and_fix(tmp_path: Path) -> None:
+    text = GOOD.replace("domains: [Alder.ON.ca.]", 'domains: [alder.on.ca, "alder..on.ca"]')
+    assert error_of(tmp_path, text) == (
+        'town.yml: organisations[0].domains[1]: "alder..on.ca" is not a domain name; write it like "alder.on.ca"'
+    )
+
+
+def test_a_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    text = GOOD.replace("    name: Village of Alder", "    name: [Village of Alder")
+    message = error_of(tmp_path, text)
+    assert message.startswith("town.yml: line ")
+    assert "not valid YAML" in message
+
+
+def test_an_unknown_key_suggests_the_right_one(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD.replace("    domains:", "    domians:"))
+    assert message == 'town.yml: organisations[0].domians: unknown key; did you mean "domains"?'
+
+
+def test_a_missing_key_says_to_add_it(tmp_path: Path) -> None:
+    assert error_of(tmp_path, "version: 1\n") == "town.yml: organisations: required; add it"
+
+
+def test_another_version_is_refused_with_the_fix(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD.replace("version: 1", "version: 2"))
+    assert message.startswith('town.yml: version: this secbase reads version 1 configs; write "version: 1"')
+
+
+def test_duplicate_organisation_ids_are_refused(tmp_path: Path) -> None:
+    org = GOOD[GOOD.index("  - id: alder") :]
+    message = error_of(tmp_path, GOOD + org)
+    assert 'two organisations have the id "alder"' in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'resolvers: ["127.0.53.1", "127.0.53.2:5353", "[::1]:53"]',
+            'resolvers: ["dns.example"]',
+            "scan.resolvers[0]",
+        ),
+        ("timeout: 3", "timeout: -1", "scan.timeout"),
+        ("hosts: [127.0.0.10]", 'hosts: ["not a host"]', "organisations[0].hosts[0]"),
+        ("[80, 443]", "[80, 70000]", "organisations[0].expected_ports.127.0.0.10[1]"),
+        ('contacts: ["it@alder.on.ca"]', 'contacts: ["it at alder"]', "organisations[0].contacts"),
+        ("id: alder", "id: Alder Village", "organisations[0].id"),
+        ("dkim_selectors: [s1]", 'dkim_selectors: ["bad selector"]', "organisations[0].dkim_selectors[0]"),
+    ],
+)
+def test_each_bad_value_names_its_key(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in GOOD
+    message = error_of(tmp_path, GOOD.replace(old, new))
+    assert message.startswith(f"town.yml: {expected}: "), message
+
+
+def test_a_missing_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config"):
+        load_config(tmp_path / "nope.yml")
+
+
+def test_a_missing_ca_file_is_named(tmp_path: Path) -> None:
+    text = GOOD.replace("  timeout: 3", "  timeout: 3\n  ca_file: lab-ca.pem")
+    assert "scan.ca_file:" in error_of(tmp_path, text)
+
+
+def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
+    assert "at the top" in error_of(tmp_path, "- just\n- a list\n")
+
+
+def test_the_digest_changes_with_the_file(tmp_path: Path) -> None:
+    a = load_config(write(tmp_path, GOOD, "a.yml")).digest
+    b = load_config(write(tmp_path, GOOD.replace("timeout: 3", "timeout: 4"), "b.yml")).digest
+    assert a != b
