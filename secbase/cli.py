@@ -155,6 +155,20 @@ def _scan_and_store(
     return outcome, registry.warnings
 
 
+def _print_outcome(outcome: ScanOutcome, loaded: LoadedConfig, json_out: str | None) -> None:
+    """Results as text on stdout, or only JSON with "--json -", or text plus a JSON file."""
+    as_json = json.dumps(results_json(outcome, loaded.config), indent=2) + "\n"
+    if json_out == "-":
+        click.echo(as_json, nl=False)
+        return
+    click.echo(render_results(outcome, loaded.config), nl=False)
+    if json_out:
+        try:
+            Path(json_out).write_text(as_json, encoding="utf-8")
+        except OSError as exc:
+            raise SecbaseError(f"cannot write the JSON results to {json_out}: {exc.strerror or exc}") from exc
+
+
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -203,12 +217,7 @@ def scan(
         )
         for w in warnings:
             click.echo(f"secbase: warning: {w}", err=True)
-        if json_out == "-":
-            click.echo(json.dumps(results_json(outcome, loaded.config), indent=2))
-        else:
-            click.echo(render_results(outcome, loaded.config), nl=False)
-            if json_out:
-                Path(json_out).write_text(json.dumps(results_json(outcome, loaded.config), indent=2) + "\n")
+        _print_outcome(outcome, loaded, json_out)
     ctx.exit(EXIT_FAILED if outcome.has_failures else EXIT_OK)
 
 
@@ -291,13 +300,8 @@ def demo(ctx: click.Context, db: str | None, json_out: str | None, lab_net: int)
             outcome, _ = _scan_and_store(
                 loaded, org_ids=(), patterns=(), db=db or str(Path(tmp) / "demo.db"), store=True
             )
-        if json_out == "-":
-            click.echo(json.dumps(results_json(outcome, loaded.config), indent=2))
-        else:
-            click.echo(render_results(outcome, loaded.config), nl=False)
-            if json_out:
-                Path(json_out).write_text(json.dumps(results_json(outcome, loaded.config), indent=2) + "\n")
-            click.echo(f"Demo finished in {time.monotonic() - began:.1f} s; the lab is stopped.", err=True)
+        _print_outcome(outcome, loaded, json_out)
+        click.echo(f"Demo finished in {time.monotonic() - began:.1f} s; the lab is stopped.", err=True)
     ctx.exit(EXIT_OK)
 
 
