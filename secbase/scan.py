@@ -161,7 +161,13 @@ def run_scan(
 
     async def main() -> tuple[list[Result], dict[str, Any]]:
         probe_map = dict(probes) if probes is not None else default_probes(config)
-        results = await _scan(orgs, checks, probe_map, clock, progress)
+        try:
+            results = await _scan(orgs, checks, probe_map, clock, progress)
+        finally:
+            for probe in {id(p): p for p in probe_map.values()}.values():
+                close = getattr(probe, "close", None)
+                if close is not None:
+                    close()
         stats: dict[str, Any] = {}
         dns_probe = probe_map.get("dns")
         if isinstance(dns_probe, DnsProbe):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import struct
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dns.asyncquery
 import dns.exception
@@ -18,12 +20,14 @@ import dns.rrset
 
 from secbase.facts import DnsAnswer, DnsOutcome, FactKey, normalise_name
 from secbase.probes import Limiter
+from secbase.probes._udp import UdpChannels
 
 log = logging.getLogger(__name__)
 
 # RFC 9715 / DNS Flag Day 2020: 1232 bytes fits any path without fragmentation, and is large enough
 # that DKIM keys and DNSKEY sets come back whole over UDP instead of truncated and asked again over TCP.
 EDNS_PAYLOAD = 1232
+SIGNED_TYPES = frozenset({"DNSKEY", "DS", "SOA"})  # the RRsets dns.dnssec validates
 
 
 def split_server(server: str) -> tuple[str, int]:
@@ -65,6 +69,7 @@ class DnsProbe:
         self.timeout_s = timeout_s
         self.limiter = limiter
         self.nameserver_port = nameserver_port
+        self.channels = UdpChannels()
         self.sent: Counter[tuple[str, ...]] = Counter()  # (server or "resolver", name, type) -> queries sent
 
     async def fetch(self, key: FactKey) -> DnsAnswer:
@@ -97,18 +102,26 @@ class DnsProbe:
             qtype = dns.rdatatype.from_text(rdtype)
         except (dns.exception.DNSException, ValueError) as exc:
             return DnsAnswer(name, rdtype, DnsOutcome.ERROR, reason=f"{name!r} cannot be looked up: {exc}")
-        query = dns.message.make_query(qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=True)
+        # Signatures only where dns.dnssec reads them: every other answer stays small and quick to read.
+        query = dns.message.make_query(
+            qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=rdtype in SIGNED_TYPES
+        )
         # CD (checking disabled): a validating resolver then hands over a broken zone's records and
         # signatures instead of SERVFAIL, so dns.dnssec can say "fail" instead of "could not check".
         query.flags |= dns.flags.CD
         if not recursion:
             query.flags &= ~dns.flags.RD
+        wire = query.to_wire()
         try:
             async with self.limiter.slot(host):
-                response, _tcp = await dns.asyncquery.udp_with_fallback(
-                    query, host, timeout=self.timeout_s, port=port
-                )
-        except dns.exception.Timeout:
+                data = await self.channels.exchange(host, port, wire, timeout_s=self.timeout_s)
+                header = _Header.read(data)
+                if header is None or not header.answers(wire):
+                    raise ValueError("the answer does not match the question")
+                if header.truncated:  # too big for UDP even with EDNS: ask again over TCP (RFC 7766)
+                    response = await dns.asyncquery.tcp(query, host, timeout=self.timeout_s, port=port)
+                    return _read_response(response, qname, qtype, name, rdtype, where)
+        except (TimeoutError, dns.exception.Timeout):
             return DnsAnswer(
                 name,
                 rdtype,
@@ -133,19 +146,66 @@ class DnsProbe:
                 server=where,
                 reason=f"the DNS question about {name} to {where} failed: {type(exc).__name__}: {exc}",
             )
+        if header.rcode != dns.rcode.NOERROR or header.ancount == 0:
+            # Empty or failed: the header says all a check needs, so the rest is not parsed.
+            return _read_rcode(header.rcode, header.authoritative, name, rdtype, where)
+        try:
+            response = dns.message.from_wire(data)
+        except (dns.exception.DNSException, ValueError) as exc:
+            return DnsAnswer(
+                name,
+                rdtype,
+                DnsOutcome.ERROR,
+                server=where,
+                reason=f"the DNS server {where} sent an unreadable answer about {name}: {exc}",
+            )
         return _read_response(response, qname, qtype, name, rdtype, where)
 
+    def close(self) -> None:
+        """Close the scan's sockets."""
+        self.channels.close()
 
-def _read_response(
-    response: dns.message.Message,
-    qname: dns.name.Name,
-    qtype: dns.rdatatype.RdataType,
-    name: str,
-    rdtype: str,
-    where: str,
-) -> DnsAnswer:
-    rcode = response.rcode()
-    aa = bool(response.flags & dns.flags.AA)
+
+@dataclass(frozen=True)
+class _Header:
+    """The fixed 12 bytes of a DNS message (RFC 1035 4.1.1), read without parsing the rest."""
+
+    qid: int
+    flags: int
+    qdcount: int
+    ancount: int
+    data: bytes
+
+    @classmethod
+    def read(cls, data: bytes) -> _Header | None:
+        if len(data) < 12:
+            return None
+        qid, flags, qd, an = struct.unpack("!HHHH", data[:8])
+        return cls(qid, flags, qd, an, data)
+
+    @property
+    def rcode(self) -> int:
+        return self.flags & 0x000F  # extended bits live in OPT; we send EDNS version 0 only
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.flags & dns.flags.TC)
+
+    @property
+    def authoritative(self) -> bool:
+        return bool(self.flags & dns.flags.AA)
+
+    def answers(self, query_wire: bytes) -> bool:
+        """A response (QR), with our one question echoed (names compared without case, RFC 4343)."""
+        if not self.flags & dns.flags.QR or self.qdcount != 1:
+            return False
+        question = query_wire[12 : query_wire.index(b"\x00", 12) + 5]
+        return self.data[12 : 12 + len(question)].lower() == question.lower()
+
+
+def _read_rcode(rcode: int, aa: bool, name: str, rdtype: str, where: str) -> DnsAnswer:
+    if rcode == dns.rcode.NOERROR:
+        return DnsAnswer(name, rdtype, DnsOutcome.NODATA, server=where, authoritative=aa)
     if rcode == dns.rcode.NXDOMAIN:
         return DnsAnswer(name, rdtype, DnsOutcome.NXDOMAIN, server=where, authoritative=aa)
     if rcode == dns.rcode.SERVFAIL:
@@ -164,14 +224,27 @@ def _read_response(
             server=where,
             reason=f"the DNS server {where} refused to answer about {name}",
         )
+    return DnsAnswer(
+        name,
+        rdtype,
+        DnsOutcome.ERROR,
+        server=where,
+        reason=f"the DNS server {where} answered {dns.rcode.to_text(dns.rcode.Rcode(rcode))} about {name}",
+    )
+
+
+def _read_response(
+    response: dns.message.Message,
+    qname: dns.name.Name,
+    qtype: dns.rdatatype.RdataType,
+    name: str,
+    rdtype: str,
+    where: str,
+) -> DnsAnswer:
+    rcode = response.rcode()
+    aa = bool(response.flags & dns.flags.AA)
     if rcode != dns.rcode.NOERROR:
-        return DnsAnswer(
-            name,
-            rdtype,
-            DnsOutcome.ERROR,
-            server=where,
-            reason=f"the DNS server {where} answered {dns.rcode.to_text(rcode)} about {name}",
-        )
+        return _read_rcode(rcode, aa, name, rdtype, where)
     owner = qname
     rrset: dns.rrset.RRset | None = None
     for _ in range(10):  # follow a CNAME chain inside the answer, as a stub resolver does
