@@ -36,7 +36,10 @@ class Limiter:
         self._per_server = per_server
         self._servers: dict[Hashable, asyncio.Semaphore] = {}
 
-    def slot(self, server: Hashable) -> _Slot:
+    def slot(self, server: Hashable | None) -> _Slot:
+        """A place for one operation towards `server`; None counts against the whole-scan bound only."""
+        if server is None:
+            return _Slot(self._total, None)
         sem = self._servers.get(server)
         if sem is None:
             sem = self._servers[server] = asyncio.Semaphore(self._per_server)
@@ -44,17 +47,20 @@ class Limiter:
 
 
 class _Slot:
-    def __init__(self, total: asyncio.Semaphore, server: asyncio.Semaphore) -> None:
+    def __init__(self, total: asyncio.Semaphore, server: asyncio.Semaphore | None) -> None:
         self._total, self._server = total, server
 
     async def __aenter__(self) -> None:
-        await self._server.acquire()
+        if self._server is not None:
+            await self._server.acquire()
         try:
             await self._total.acquire()
         except BaseException:
-            self._server.release()
+            if self._server is not None:
+                self._server.release()
             raise
 
     async def __aexit__(self, *exc: object) -> None:
         self._total.release()
-        self._server.release()
+        if self._server is not None:
+            self._server.release()

@@ -1,19 +1,49 @@
-"""One UDP socket per DNS server for a whole scan, answers matched to questions by message id.
+"""One UDP socket per DNS server for a whole scan, answers matched to their question.
 
 A socket per question (dnspython's asyncquery.udp) costs a socket, a transport and a connect each time;
 a town's scan asks a server hundreds of questions, a region's tens of thousands. The socket is
-connected, so the kernel drops datagrams from any other address.
+connected, so the kernel drops datagrams from any other address; a datagram is taken as the answer only
+if it is a response (QR) with the id and the question we sent, anything else is ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import struct
+from dataclasses import dataclass
+
+QR = 0x8000
+RETRIES = 3  # sends per question within its time-out: one lost datagram must not mean "could not check"
+
+
+def question_of(wire: bytes) -> bytes | None:
+    """The question section of a one-question message (name, type, class), or None if there is none."""
+    if len(wire) < 12 or struct.unpack("!H", wire[4:6])[0] != 1:
+        return None
+    i = 12
+    while i < len(wire) and wire[i] != 0:
+        if wire[i] >= 0xC0:  # a compression pointer cannot start the first name of a message
+            return None
+        i += wire[i] + 1
+    end = i + 5
+    return wire[12:end] if end <= len(wire) else None
+
+
+def same_question(a: bytes, b: bytes) -> bool:
+    """Names compared without case (RFC 4343), type and class byte for byte."""
+    return len(a) == len(b) and a[:-4].lower() == b[:-4].lower() and a[-4:] == b[-4:]
+
+
+@dataclass
+class _Pending:
+    question: bytes
+    future: asyncio.Future[bytes]
 
 
 class _Channel(asyncio.DatagramProtocol):
     def __init__(self) -> None:
-        self.pending: dict[int, asyncio.Future[bytes]] = {}
+        self.pending: dict[int, _Pending] = {}
         self.transport: asyncio.DatagramTransport | None = None
         self.closed = False
 
@@ -22,36 +52,45 @@ class _Channel(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: object) -> None:
         if len(data) < 12:
-            return  # not even a DNS header: ignore it, the question times out if nothing better comes
-        future = self.pending.get(int.from_bytes(data[:2], "big"))
-        if future is not None and not future.done():
-            future.set_result(data)
+            return
+        qid, flags = struct.unpack("!HH", data[:4])
+        waiting = self.pending.get(qid)
+        if waiting is None or waiting.future.done() or not flags & QR:
+            return
+        echoed = question_of(data)
+        rcode = flags & 0x000F
+        # Some servers refuse or fail without echoing the question; an answer must always echo it.
+        if (echoed is None and rcode == 0) or (
+            echoed is not None and not same_question(echoed, waiting.question)
+        ):
+            return
+        waiting.future.set_result(data)
 
     def error_received(self, exc: Exception) -> None:
         # On a connected socket this is the ICMP answer of the one server: nothing listens there.
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(exc)
+        for waiting in self.pending.values():
+            if not waiting.future.done():
+                waiting.future.set_exception(exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(exc or ConnectionResetError("the DNS socket closed"))
+        for waiting in self.pending.values():
+            if not waiting.future.done():
+                waiting.future.set_exception(exc or ConnectionResetError("the DNS socket closed"))
 
 
 class UdpChannels:
     """Hands out one connected UDP channel per (address, port) and exchanges messages over it."""
 
     def __init__(self) -> None:
-        self._channels: dict[tuple[str, int], asyncio.Future[_Channel]] = {}
+        self._channels: dict[tuple[str, int], asyncio.Task[_Channel]] = {}
 
     async def _channel(self, host: str, port: int) -> _Channel:
         key = (host, port)
-        made = self._channels.get(key)
-        if made is None or (made.done() and not made.exception() and made.result().closed):
-            made = self._channels[key] = asyncio.ensure_future(self._open(host, port))
-        return await asyncio.shield(made)
+        task = self._channels.get(key)
+        if task is None or (task.done() and (task.exception() is not None or task.result().closed)):
+            task = self._channels[key] = asyncio.ensure_future(self._open(host, port))
+        return await asyncio.shield(task)
 
     async def _open(self, host: str, port: int) -> _Channel:
         loop = asyncio.get_running_loop()
@@ -59,28 +98,42 @@ class UdpChannels:
         return proto
 
     async def exchange(self, host: str, port: int, wire: bytes, *, timeout_s: float) -> bytes:
-        """Send one DNS message and return the datagram that answers its id; raise TimeoutError or OSError."""
-        try:
-            channel = await self._channel(host, port)
-        except OSError:
-            self._channels.pop((host, port), None)
-            raise
+        """Send one DNS message and return its answer; raise TimeoutError, OSError or ValueError.
+
+        The question is sent again every third of the time-out while no answer has come.
+        """
+        question = question_of(wire)
+        if question is None:
+            raise ValueError("a DNS question must hold exactly one question")
+        channel = await self._channel(host, port)
         qid = secrets.randbelow(65536)  # unpredictable ids: a blind spoofer must guess (RFC 5452)
         while qid in channel.pending:
             qid = secrets.randbelow(65536)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        channel.pending[qid] = future
+        channel.pending[qid] = _Pending(question, future)
+        message = qid.to_bytes(2, "big") + wire[2:]
         try:
-            assert channel.transport is not None
-            channel.transport.sendto(qid.to_bytes(2, "big") + wire[2:])
-            return await asyncio.wait_for(future, timeout_s)
+            for _ in range(RETRIES):
+                if channel.transport is None or channel.closed:
+                    raise ConnectionResetError("the DNS socket closed")
+                channel.transport.sendto(message)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(future), timeout_s / RETRIES)
+                except TimeoutError:
+                    continue
+            raise TimeoutError(f"no answer within {timeout_s:g} s")
         finally:
             channel.pending.pop(qid, None)
+            if not future.done():
+                future.cancel()
 
     def close(self) -> None:
-        for made in self._channels.values():
-            if made.done() and not made.exception():
-                transport = made.result().transport
-                if transport is not None:
-                    transport.close()
+        """Close every socket, also those still opening."""
+        for task in self._channels.values():
+            if not task.done():
+                task.cancel()
+            elif task.exception() is None and task.result().transport is not None:
+                transport = task.result().transport
+                assert transport is not None
+                transport.close()
         self._channels.clear()

@@ -6,7 +6,6 @@ import logging
 import struct
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import dns.asyncquery
 import dns.exception
@@ -106,19 +105,21 @@ class DnsProbe:
         query = dns.message.make_query(
             qname, qtype, use_edns=0, payload=EDNS_PAYLOAD, want_dnssec=rdtype in SIGNED_TYPES
         )
-        # CD (checking disabled): a validating resolver then hands over a broken zone's records and
-        # signatures instead of SERVFAIL, so dns.dnssec can say "fail" instead of "could not check".
-        query.flags |= dns.flags.CD
+        if rdtype in SIGNED_TYPES:
+            # CD (checking disabled), for these only: a validating resolver then hands over a broken
+            # zone's keys and signatures instead of SERVFAIL, so dns.dnssec can say "fail" instead of
+            # "could not check". Every other answer stays checked by the resolver, as mail servers see it.
+            query.flags |= dns.flags.CD
         if not recursion:
             query.flags &= ~dns.flags.RD
         wire = query.to_wire()
         try:
-            async with self.limiter.slot(host):
+            # The scan's own resolvers take the whole scan's concurrency; the per-server politeness bound
+            # is for the towns' name servers, asked directly.
+            async with self.limiter.slot(None if recursion else host):
                 data = await self.channels.exchange(host, port, wire, timeout_s=self.timeout_s)
-                header = _Header.read(data)
-                if header is None or not header.answers(wire):
-                    raise ValueError("the answer does not match the question")
-                if header.truncated:  # too big for UDP even with EDNS: ask again over TCP (RFC 7766)
+                (flags,) = struct.unpack("!H", data[2:4])
+                if flags & dns.flags.TC:  # too big for UDP even with EDNS: ask again over TCP (RFC 7766)
                     response = await dns.asyncquery.tcp(query, host, timeout=self.timeout_s, port=port)
                     return _read_response(response, qname, qtype, name, rdtype, where)
         except (TimeoutError, dns.exception.Timeout):
@@ -146,9 +147,11 @@ class DnsProbe:
                 server=where,
                 reason=f"the DNS question about {name} to {where} failed: {type(exc).__name__}: {exc}",
             )
-        if header.rcode != dns.rcode.NOERROR or header.ancount == 0:
-            # Empty or failed: the header says all a check needs, so the rest is not parsed.
-            return _read_rcode(header.rcode, header.authoritative, name, rdtype, where)
+        rcode = flags & 0x000F
+        if rcode != dns.rcode.NOERROR:
+            # NXDOMAIN, SERVFAIL, REFUSED...: the header says all a check needs (an extended RCODE, in the
+            # OPT record, only ever extends NOERROR's bits), so the rest is not parsed.
+            return _read_rcode(rcode, bool(flags & dns.flags.AA), name, rdtype, where)
         try:
             response = dns.message.from_wire(data)
         except (dns.exception.DNSException, ValueError) as exc:
@@ -164,43 +167,6 @@ class DnsProbe:
     def close(self) -> None:
         """Close the scan's sockets."""
         self.channels.close()
-
-
-@dataclass(frozen=True)
-class _Header:
-    """The fixed 12 bytes of a DNS message (RFC 1035 4.1.1), read without parsing the rest."""
-
-    qid: int
-    flags: int
-    qdcount: int
-    ancount: int
-    data: bytes
-
-    @classmethod
-    def read(cls, data: bytes) -> _Header | None:
-        if len(data) < 12:
-            return None
-        qid, flags, qd, an = struct.unpack("!HHHH", data[:8])
-        return cls(qid, flags, qd, an, data)
-
-    @property
-    def rcode(self) -> int:
-        return self.flags & 0x000F  # extended bits live in OPT; we send EDNS version 0 only
-
-    @property
-    def truncated(self) -> bool:
-        return bool(self.flags & dns.flags.TC)
-
-    @property
-    def authoritative(self) -> bool:
-        return bool(self.flags & dns.flags.AA)
-
-    def answers(self, query_wire: bytes) -> bool:
-        """A response (QR), with our one question echoed (names compared without case, RFC 4343)."""
-        if not self.flags & dns.flags.QR or self.qdcount != 1:
-            return False
-        question = query_wire[12 : query_wire.index(b"\x00", 12) + 5]
-        return self.data[12 : 12 + len(question)].lower() == question.lower()
 
 
 def _read_rcode(rcode: int, aa: bool, name: str, rdtype: str, where: str) -> DnsAnswer:

@@ -21,6 +21,7 @@ ADDRESS = ("127.53.201.1", 5300)
 def _serve(sock: socket.socket, stop: threading.Event) -> None:
     """A misbehaving server: its answers depend on the name asked."""
     sock.settimeout(0.1)
+    dropped: set[str] = set()
     while not stop.is_set():
         try:
             wire, peer = sock.recvfrom(4096)
@@ -39,6 +40,9 @@ def _serve(sock: socket.socket, stop: threading.Event) -> None:
         elif name == "nxdomain.test":
             reply.set_rcode(dns.rcode.NXDOMAIN)
         elif name == "silent.test":
+            continue
+        elif name == "drop-first.test" and name not in dropped:
+            dropped.add(name)  # the first datagram is "lost"
             continue
         sock.sendto(reply.to_wire(), peer)
 
@@ -70,8 +74,12 @@ def ask(*names: str) -> list[DnsOutcome]:
     return asyncio.run(main())
 
 
-def test_an_answer_to_another_question_is_not_an_answer(server: None) -> None:
-    assert ask("other-question.test") == [DnsOutcome.ERROR]
+def test_an_answer_to_another_question_is_ignored_so_the_question_times_out(server: None) -> None:
+    assert ask("other-question.test") == [DnsOutcome.TIMEOUT]
+
+
+def test_a_lost_datagram_is_sent_again_within_the_time_out(server: None) -> None:
+    assert ask("drop-first.test") == [DnsOutcome.NODATA]
 
 
 def test_an_answer_with_another_id_is_ignored_and_the_question_times_out(server: None) -> None:
