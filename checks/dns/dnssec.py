@@ -15,23 +15,32 @@ import dns.rdatatype
 import dns.rdtypes.ANY.DS
 import dns.rrset
 
-from secbase import DnsAnswer, Facts, Result, Target, check, dns_key
+from secbase import DnsAnswer, Facts, Result, Target, check, dns_at_key, dns_key
 
+from .._dns_names import host_addresses
 from ._zone import find_zone
 
 
-@check(id="dns.dnssec", severity="medium", target="domain")
+@check(id="dns.dnssec", severity="medium", target="domain", facts=("dns", "dns_at"))
 def dnssec(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
     """Validate DNSKEY against the parent's DS and the SOA against the DNSKEYs, ourselves (never the AD bit)."""
     zone = find_zone(target.name, facts)
-    if zone.error is not None:
-        return [Result.error(dnssec, target, zone.error)]
+    if not zone.exists:
+        return [Result.error(dnssec, target, f"the domain {zone.apex} does not exist in DNS")]
+    if zone.error is not None or zone.ns is None:
+        return [Result.error(dnssec, target, zone.error or "no NS records")]
     apex = zone.apex
     facts.require(dns_key(apex, "DS"), dns_key(apex, "DNSKEY"), dns_key(apex, "SOA"))
     ds, keys, soa = facts.dns(apex, "DS"), facts.dns(apex, "DNSKEY"), facts.dns(apex, "SOA")
     for answer in (ds, keys, soa):
         if answer.error is not None:
             return [Result.error(dnssec, target, answer.error)]
+    if ds.records and keys.records and not (keys.rrsigs and soa.rrsigs):
+        # A resolver that is not DNSSEC-aware drops signatures: ask one of the zone's servers itself.
+        direct = _ask_a_server(zone.ns.records, apex, facts)
+        if isinstance(direct, str):
+            return [Result.error(dnssec, target, direct)]
+        keys, soa = direct
     if not ds.records and not keys.records:
         return [
             Result.warn(
@@ -56,8 +65,8 @@ def dnssec(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Resu
             Result.fail(
                 dnssec,
                 target,
-                f"The parent of {apex} says it is signed (DS record) but the zone publishes no keys: "
-                "validating resolvers cannot resolve it at all.",
+                f"The registry says {apex} is signed (a DS record at the parent) but the zone publishes no "
+                "keys, so providers that check signatures cannot look up your website and email at all.",
                 evidence=evidence,
             )
         ]
@@ -67,8 +76,8 @@ def dnssec(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Resu
             Result.fail(
                 dnssec,
                 target,
-                f"The zone {apex} is signed but does not validate ({problem}): validating resolvers treat it as "
-                "broken and cannot reach your website or email.",
+                f"The zone {apex} is signed but its signatures do not check out ({problem}). Many internet "
+                "providers check them, and will refuse to look up your website and email until this is fixed.",
                 evidence=evidence,
             )
         ]
@@ -80,6 +89,20 @@ def dnssec(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Resu
             evidence=evidence,
         )
     ]
+
+
+def _ask_a_server(ns_records: tuple[str, ...], apex: str, facts: Facts) -> tuple[DnsAnswer, DnsAnswer] | str:
+    """DNSKEY and SOA with their signatures from the first name server that answers, or why none did."""
+    hosts = sorted({r.rstrip(".").lower() for r in ns_records})
+    addresses, _ = host_addresses(hosts, facts)
+    why = f"the resolver returned no signatures for {apex} and no name server of it could be asked"
+    for ip in (ip for h in hosts for ip in addresses[h]):
+        facts.require(dns_at_key(ip, apex, "DNSKEY"), dns_at_key(ip, apex, "SOA"))
+        keys, soa = facts.dns_at(ip, apex, "DNSKEY"), facts.dns_at(ip, apex, "SOA")
+        if keys.error is None and soa.error is None:
+            return keys, soa
+        why = keys.error or soa.error or why
+    return why
 
 
 def validate_zone(apex: str, ds: DnsAnswer, keys: DnsAnswer, soa: DnsAnswer, *, now: float) -> str | None:

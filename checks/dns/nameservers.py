@@ -6,9 +6,15 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from secbase import Facts, Result, Target, check, dns_at_key, dns_key
+from secbase import DnsAnswer, DnsOutcome, Facts, Result, Target, check, dns_at_key
 
+from .._dns_names import host_addresses
 from ._zone import find_zone
+
+# A direct question that got no reply at all may mean the path is blocked (many networks only let their
+# own resolver out), not that the server is down: it counts as "not answering" only when another server of
+# the same zone did answer directly.
+UNREACHED = frozenset({DnsOutcome.TIMEOUT, DnsOutcome.ERROR})
 
 
 @check(
@@ -21,60 +27,65 @@ from ._zone import find_zone
 def nameservers(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
     """Ask each name server of the zone directly for its SOA; count those that answer with authority."""
     zone = find_zone(target.name, facts)
+    if not zone.exists:
+        return [
+            Result.fail(
+                nameservers,
+                target,
+                f"The domain {zone.apex} does not exist in DNS: has its registration lapsed?",
+            )
+        ]
     if zone.error is not None or zone.ns is None:
         return [Result.error(nameservers, target, zone.error or "no NS records")]
     hosts = sorted({r.rstrip(".").lower() for r in zone.ns.records})
-    facts.require(*(dns_key(h, t) for h in hosts for t in ("A", "AAAA")))
-    addresses: dict[str, list[str]] = {}
-    unknown: dict[str, str] = {}  # name servers whose address could not be looked up: why
-    for host in hosts:
-        answers = [facts.dns(host, "A"), facts.dns(host, "AAAA")]
-        addresses[host] = [r for a in answers if a.error is None for r in a.records]
-        errors = [a.error for a in answers if a.error is not None]
-        if not addresses[host] and errors:
-            unknown[host] = errors[0]
+    addresses, unknown = host_addresses(hosts, facts)
     facts.require(*(dns_at_key(ip, zone.apex, "SOA") for ips in addresses.values() for ip in ips))
-    answering, silent = [], []
+    answering: list[tuple[str, list[str]]] = []
+    silent: list[tuple[str, DnsAnswer | None]] = []
     for host, ips in addresses.items():
         replies = [facts.dns_at(ip, zone.apex, "SOA") for ip in ips]
-        good = [
-            ip
-            for ip, r in zip(ips, replies, strict=True)
-            if r.error is None and r.records and r.authoritative
-        ]
+        good = [ip for ip, r in zip(ips, replies, strict=True) if _serves(r)]
         if good:
             answering.append((host, good))
-        else:
-            why = (
-                next((r.error for r in replies if r.error), "no authoritative answer")
-                if replies
-                else "no address"
+        elif host not in unknown:
+            silent.append((host, next((r for r in replies if r.error), replies[0] if replies else None)))
+    evidence = "\n".join(
+        [*(f"{h} answers ({', '.join(ips)})" for h, ips in answering), *(_why(h, r) for h, r in silent)]
+    )
+    if not answering and any(r is not None and r.outcome in UNREACHED for _, r in silent):
+        return [
+            Result.error(
+                nameservers,
+                target,
+                f"none of the name servers of {zone.apex} could be reached directly from this computer; "
+                "its network may let DNS out only through its own resolver",
             )
-            silent.append(f"{host}: {why}")
-    evidence = "\n".join([*(f"{h} answers ({', '.join(ips)})" for h, ips in answering), *silent])
-    if len(answering) < limits["min_answering"]:
-        if len(answering) + len(unknown) >= limits["min_answering"]:
+        ]
+    need = limits["min_answering"]
+    if len(answering) < need:
+        if len(answering) + len(unknown) >= need:
             # the servers whose address lookup failed might answer: that is not known, so not a fail
             return [Result.error(nameservers, target, next(iter(unknown.values())))]
         return [
             Result.fail(
                 nameservers,
                 target,
-                f"Only {len(answering)} of {len(hosts)} name servers for {zone.apex} answer: if it stops, "
-                "your website and email disappear.",
+                f"Only {len(answering)} of {len(hosts)} name servers for {zone.apex} answer (name servers tell"
+                f" the internet where your website and email are): with fewer than {need}, one outage makes"
+                " your website and email unreachable.",
                 evidence=evidence,
             )
         ]
     # RFC 2182 3.1: secondaries belong in other networks; a /24 (IPv4) or /48 (IPv6) is one network here.
     v4 = {ipaddress.ip_network(f"{ip}/24", strict=False) for _, ips in answering for ip in ips if "." in ip}
     v6 = {ipaddress.ip_network(f"{ip}/48", strict=False) for _, ips in answering for ip in ips if ":" in ip}
-    nets = v4 | v6
     if len(v4) <= 1 and len(v6) <= 1:  # one network per family: one outage can take them all
+        nets = ", ".join(str(n) for n in sorted(v4 | v6, key=str))
         return [
             Result.warn(
                 nameservers,
                 target,
-                f"All name servers for {zone.apex} are in one network ({', '.join(map(str, sorted(nets, key=str)))}): one outage takes them all.",
+                f"All name servers for {zone.apex} are in one network ({nets}): one outage takes them all.",
                 evidence=evidence,
             )
         ]
@@ -86,3 +97,13 @@ def nameservers(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list
             evidence=evidence,
         )
     ]
+
+
+def _serves(reply: DnsAnswer) -> bool:
+    return reply.error is None and bool(reply.records) and reply.authoritative
+
+
+def _why(host: str, reply: DnsAnswer | None) -> str:
+    if reply is None:
+        return f"{host}: has no address"
+    return f"{host}: {reply.error or 'no authoritative answer'}"

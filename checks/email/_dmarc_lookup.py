@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-
-from publicsuffixlist import PublicSuffixList
 
 from secbase import Facts
 from secbase.parse.dmarc import DmarcParseError, DmarcRecord, looks_like_dmarc, parse_dmarc
 
-
-@cache
-def _psl() -> PublicSuffixList:
-    # The list bundled with the package: never downloaded at run time.
-    return PublicSuffixList()
-
-
-def organisational_domain(domain: str) -> str:
-    """The registrable domain ("alder.on.ca" for "mail.alder.on.ca"), by the Public Suffix List."""
-    org = _psl().privatesuffix(domain)
-    return str(org) if org else domain
+from .._dns_names import organisational_domain
 
 
 @dataclass(frozen=True)

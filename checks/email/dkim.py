@@ -74,7 +74,8 @@ def _one(target: Target, selector: str, facts: Facts, limits: Mapping[str, Any])
         return Result.fail(
             dkim,
             target,
-            f"The DKIM key for selector {selector} is RSA {bits} bits: too short to trust; use 2048.",
+            f"The DKIM key for selector {selector} is only {bits} bits long and can be broken: ask your "
+            "email provider for a 2048-bit key.",
             subject=selector,
             evidence=text,
         )

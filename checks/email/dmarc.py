@@ -7,7 +7,8 @@ from typing import Any
 
 from secbase import Facts, Result, Target, check
 
-from ._dmarc_lookup import find_dmarc, organisational_domain
+from .._dns_names import organisational_domain
+from ._dmarc_lookup import find_dmarc
 
 
 def _where(found_domain: str, inherited: bool) -> str:
@@ -55,7 +56,7 @@ def dmarc_syntax(target: Target, facts: Facts, limits: Mapping[str, Any]) -> lis
         return [Result.error(dmarc_syntax, target, found.error)]
     if len(found.texts) != 1:
         return [
-            Result.not_applicable(
+            Result.error(
                 dmarc_syntax, target, "there is not exactly one DMARC record; see email.dmarc.present"
             )
         ]
@@ -79,7 +80,7 @@ def dmarc_policy(target: Target, facts: Facts, limits: Mapping[str, Any]) -> lis
         return [Result.error(dmarc_policy, target, found.error)]
     if found.record is None:
         return [
-            Result.not_applicable(
+            Result.error(
                 dmarc_policy, target, "no readable DMARC record; see email.dmarc.present and .syntax"
             )
         ]
@@ -137,7 +138,7 @@ def dmarc_reporting(target: Target, facts: Facts, limits: Mapping[str, Any]) -> 
         return [Result.error(dmarc_reporting, target, found.error)]
     if found.record is None:
         return [
-            Result.not_applicable(
+            Result.error(
                 dmarc_reporting, target, "no readable DMARC record; see email.dmarc.present and .syntax"
             )
         ]

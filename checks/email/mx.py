@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from secbase import Facts, Result, Target, check, dns_key
+from secbase import Facts, Result, Target, check
+
+from .._dns_names import host_addresses
 
 
 def mx_hosts(records: tuple[str, ...]) -> list[tuple[int, str]]:
@@ -52,24 +54,19 @@ def mx(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
             )
         ]
     names = sorted({h for _, h in hosts if h != "."})
-    facts.require(*(dns_key(h, t) for h in names for t in ("A", "AAAA")))
-    dead: list[tuple[str, str]] = []
-    unknown: list[tuple[str, str]] = []
-    for host in names:
-        answers = [facts.dns(host, "A"), facts.dns(host, "AAAA")]
-        if any(a.error is None and not a.is_empty for a in answers):
-            continue
-        errors = [a.error for a in answers if a.error is not None]
-        (unknown if errors else dead).append((host, errors[0] if errors else ""))
+    addresses, unknown = host_addresses(names, facts)
+    dead = [h for h in names if not addresses[h] and h not in unknown]
     if dead:
+        hosts_have = f"MX hosts {', '.join(dead)} have" if len(dead) > 1 else f"MX host {dead[0]} has"
         return [
             Result.warn(
                 mx,
                 target,
-                f"MX host {', '.join(h for h, _ in dead)} has no address, so mail cannot reach it.",
+                f"{hosts_have} no address, so mail cannot reach {'them' if len(dead) > 1 else 'it'}.",
                 evidence=evidence,
             )
         ]
     if unknown:
-        return [Result.error(mx, target, unknown[0][1])]
-    return [Result.passed(mx, target, f"{len(names)} MX host(s), all with addresses.", evidence=evidence)]
+        return [Result.error(mx, target, next(iter(unknown.values())))]
+    count = f"{len(names)} MX hosts" if len(names) > 1 else "One MX host"
+    return [Result.passed(mx, target, f"{count}, all with addresses.", evidence=evidence)]

@@ -5,20 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from secbase import Facts, Result, Target, check
+from secbase import Check, Facts, Result, Target, check
 from secbase.parse.spf import SpfParseError, is_spf, parse_spf
 
 from ._spf_tree import SpfTree, effective_all, walk_spf
 
 
-def _one_record(target: Target, facts: Facts) -> tuple[SpfTree | None, str | None]:
-    """The walked tree, or why there is nothing to judge (a lookup error is returned as the tree's)."""
+def _judgeable(check_: Check, target: Target, facts: Facts, *, parsed: bool) -> SpfTree | list[Result]:
+    """The walked tree, or the `error` result saying why there is nothing to judge.
+
+    A missing, doubled or unreadable record is another check's finding: this one says it could not
+    check (which never closes its own finding), not "not applicable" (which would).
+    """
     tree = walk_spf(target.name, facts)
     if tree.root.answer.error is not None:
-        return tree, None
+        return [Result.error(check_, target, tree.root.answer.error)]
     if len(tree.root.texts) != 1:
-        return None, "there is not exactly one SPF record to judge; see email.spf.present"
-    return tree, None
+        return [Result.error(check_, target, "there is not exactly one SPF record; see email.spf.present")]
+    if parsed and tree.root.record is None:
+        return [Result.error(check_, target, "the SPF record cannot be read; see email.spf.syntax")]
+    return tree
 
 
 @check(id="email.spf.present", severity="high", target="domain")
@@ -49,15 +55,10 @@ def spf_present(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list
 @check(id="email.spf.policy", severity="high", target="domain")
 def spf_policy(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
     """The record ends in -all (or ~all, a warning), possibly through redirect=."""
-    tree, why = _one_record(target, facts)
-    if tree is None:
-        return [Result.not_applicable(spf_policy, target, why or "")]
-    if tree.root.answer.error is not None:
-        return [Result.error(spf_policy, target, tree.root.answer.error)]
-    if tree.root.record is None:
-        return [
-            Result.not_applicable(spf_policy, target, "the SPF record cannot be read; see email.spf.syntax")
-        ]
+    tree = _judgeable(spf_policy, target, facts, parsed=True)
+    if not isinstance(tree, SpfTree):
+        return tree
+    assert tree.root.record is not None
     qualifier, _where = effective_all(tree)
     evidence = tree.root.texts[0]
     if qualifier is None:
@@ -97,11 +98,9 @@ def spf_policy(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[
 @check(id="email.spf.syntax", severity="medium", target="domain")
 def spf_syntax(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
     """Every SPF record in the tree parses, and every include or redirect target has one."""
-    tree, why = _one_record(target, facts)
-    if tree is None:
-        return [Result.not_applicable(spf_syntax, target, why or "")]
-    if tree.root.answer.error is not None:
-        return [Result.error(spf_syntax, target, tree.root.answer.error)]
+    tree = _judgeable(spf_syntax, target, facts, parsed=False)
+    if not isinstance(tree, SpfTree):
+        return tree
     root = tree.root
     if root.parse_error is not None:
         summary = f"The SPF record cannot be read: {root.parse_error}."
@@ -120,7 +119,7 @@ def spf_syntax(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[
             Result.fail(
                 spf_syntax,
                 target,
-                "A record this SPF record points to is broken, so receivers treat the whole check as an error.",
+                "A record your SPF record includes is broken, so receivers treat your whole SPF record as broken.",
                 evidence="\n".join(problems),
             )
         ]
@@ -149,15 +148,9 @@ def _parses(text: str) -> bool:
 )
 def spf_lookups(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
     """At most 10 DNS-querying terms and 2 void lookups, counted through every include (RFC 7208 4.6.4)."""
-    tree, why = _one_record(target, facts)
-    if tree is None:
-        return [Result.not_applicable(spf_lookups, target, why or "")]
-    if tree.root.answer.error is not None:
-        return [Result.error(spf_lookups, target, tree.root.answer.error)]
-    if tree.root.record is None:
-        return [
-            Result.not_applicable(spf_lookups, target, "the SPF record cannot be read; see email.spf.syntax")
-        ]
+    tree = _judgeable(spf_lookups, target, facts, parsed=True)
+    if not isinstance(tree, SpfTree):
+        return tree
     limit, warn_at, max_voids = limits["max_lookups"], limits["warn_lookups"], limits["max_voids"]
     counted = f"{tree.lookups} DNS lookup{'' if tree.lookups == 1 else 's'}" + (
         " or more" if tree.truncated or tree.unknown else ""

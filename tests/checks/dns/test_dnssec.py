@@ -15,8 +15,20 @@ import dns.rdtypes.ANY.DNSKEY
 import pytest
 from secbase_checks.dns.dnssec import dnssec
 
-from secbase import DnsAnswer, DnsOutcome, Status
-from tests.checks.factories import NOW, Pair, SignedZone, answer, domain, failed, nodata, run_one, signed_zone
+from secbase import DnsAnswer, DnsOutcome, Status, dns_at_key
+from tests.checks.factories import (
+    NOW,
+    Pair,
+    SignedZone,
+    answer,
+    domain,
+    failed,
+    failed_at,
+    host,
+    nodata,
+    run_one,
+    signed_zone,
+)
 
 D = "alder.test"
 TARGET = domain(D)
@@ -109,12 +121,43 @@ def test_a_bad_signature_fails() -> None:
     assert "SOA signature" in result.summary
 
 
+def direct(zone: SignedZone, ip: str, **changes: DnsAnswer) -> list[Pair]:
+    """The DNSKEY and SOA answers of one name server asked directly, as dns_at facts."""
+    z = replace(zone, **changes)
+    return [(dns_at_key(ip, z.apex, a.rdtype), replace(a, server=f"{ip}:53")) for a in (z.dnskey, z.soa)]
+
+
+def name_servers(zone: SignedZone, *ips: str) -> list[Pair]:
+    hosts = sorted(r.rstrip(".") for r in zone.ns.records)
+    return [pair for h, ip in zip(hosts, ips, strict=False) for pair in host(h, ip)] + [
+        pair for h in hosts[len(ips) :] for pair in host(h)
+    ]
+
+
 @pytest.mark.parametrize("which", ["dnskey", "soa"])
-def test_records_without_signatures_fail(valid: SignedZone, which: str) -> None:
+def test_records_without_signatures_from_the_zone_itself_fail(valid: SignedZone, which: str) -> None:
     unsigned = replace(getattr(valid, which), rrsigs=())
-    result = run_one(dnssec, TARGET, facts_of(valid, **{which: unsigned}))
+    facts = facts_of(valid, **{which: unsigned}) + name_servers(valid, "192.0.2.53", "198.51.100.53")
+    facts += direct(valid, "192.0.2.53", **{which: unsigned})
+    result = run_one(dnssec, TARGET, facts)
     assert result.status is Status.FAIL
     assert "not signed" in result.summary
+
+
+def test_a_resolver_that_drops_signatures_is_not_a_fail_the_zone_is_asked(valid: SignedZone) -> None:
+    # A resolver that is not DNSSEC-aware strips RRSIGs; the zone's own server still has them.
+    stripped = {"dnskey": replace(valid.dnskey, rrsigs=()), "soa": replace(valid.soa, rrsigs=())}
+    facts = facts_of(valid, **stripped) + name_servers(valid, "192.0.2.53", "198.51.100.53")
+    facts += direct(valid, "192.0.2.53")
+    assert run_one(dnssec, TARGET, facts).status is Status.PASS
+
+
+def test_dropped_signatures_and_no_reachable_server_is_error(valid: SignedZone) -> None:
+    stripped = {"dnskey": replace(valid.dnskey, rrsigs=()), "soa": replace(valid.soa, rrsigs=())}
+    facts = facts_of(valid, **stripped) + name_servers(valid, "192.0.2.53")
+    facts += [failed_at("192.0.2.53", D, "DNSKEY"), failed_at("192.0.2.53", D, "SOA")]
+    result = run_one(dnssec, TARGET, facts)
+    assert result.status is Status.ERROR
 
 
 def test_signatures_from_another_zone_fail(valid: SignedZone) -> None:

@@ -130,9 +130,9 @@ def test_a_malformed_record_fails_syntax(record: str) -> None:
     [nx(f"_dmarc.{D}", "TXT"), txt(f"_dmarc.{D}", "v=DMARC1; p=reject", "v=DMARC1; p=none")],
     ids=["none", "two"],
 )
-def test_syntax_is_not_applicable_without_exactly_one_record(fact: Pair) -> None:
+def test_syntax_cannot_be_checked_without_exactly_one_record(fact: Pair) -> None:
     result = run_one(dmarc_syntax, TARGET, fact)
-    assert result.status is Status.NOT_APPLICABLE
+    assert result.status is Status.ERROR
 
 
 # --- email.dmarc.policy -----------------------------------------------------------------------------
@@ -219,8 +219,8 @@ def test_the_subdomain_own_record_uses_p_not_sp() -> None:
     ],
     ids=["none", "unreadable", "two"],
 )
-def test_policy_is_not_applicable_without_a_readable_record(facts: list[Pair]) -> None:
-    assert run_one(dmarc_policy, TARGET, facts).status is Status.NOT_APPLICABLE
+def test_policy_cannot_be_checked_without_a_readable_record(facts: list[Pair]) -> None:
+    assert run_one(dmarc_policy, TARGET, facts).status is Status.ERROR
 
 
 # --- email.dmarc.reporting --------------------------------------------------------------------------
@@ -298,5 +298,5 @@ def test_an_authorisation_lookup_that_fails_is_error_not_warn(outcome: DnsOutcom
     assert result.status is Status.ERROR
 
 
-def test_reporting_is_not_applicable_without_a_readable_record() -> None:
-    assert run_one(dmarc_reporting, TARGET, nx(f"_dmarc.{D}", "TXT")).status is Status.NOT_APPLICABLE
+def test_reporting_cannot_be_checked_without_a_readable_record() -> None:
+    assert run_one(dmarc_reporting, TARGET, nx(f"_dmarc.{D}", "TXT")).status is Status.ERROR

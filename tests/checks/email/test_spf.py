@@ -190,15 +190,15 @@ def test_a_timed_out_include_does_not_hide_the_ending() -> None:
     [nx(D, "TXT"), txt(D, "v=spf1 -all", "v=spf1 ~all")],
     ids=["no-record", "two-records"],
 )
-def test_policy_is_not_applicable_without_exactly_one_record(fact: Pair) -> None:
+def test_policy_cannot_be_checked_without_exactly_one_record(fact: Pair) -> None:
     result = run_one(spf_policy, TARGET, fact)
-    assert result.status is Status.NOT_APPLICABLE
+    assert result.status is Status.ERROR
     assert "email.spf.present" in result.summary
 
 
-def test_policy_is_not_applicable_when_the_record_cannot_be_read() -> None:
+def test_policy_cannot_be_checked_when_the_record_cannot_be_read() -> None:
     result = run_one(spf_policy, TARGET, spf(("v=spf1 ip4:192.0.2.10", "-all")))
-    assert result.status is Status.NOT_APPLICABLE
+    assert result.status is Status.ERROR
     assert "email.spf.syntax" in result.summary
 
 
@@ -307,8 +307,8 @@ def test_a_timed_out_include_is_error_not_fail_for_syntax(outcome: DnsOutcome) -
     assert result.status is Status.ERROR
 
 
-def test_syntax_is_not_applicable_with_two_records() -> None:
-    assert run_one(spf_syntax, TARGET, spf("v=spf1 -all", "v=spf1 ~all")).status is Status.NOT_APPLICABLE
+def test_syntax_cannot_be_checked_with_two_records() -> None:
+    assert run_one(spf_syntax, TARGET, spf("v=spf1 -all", "v=spf1 ~all")).status is Status.ERROR
 
 
 # --- email.spf.lookups ------------------------------------------------------------------------------
@@ -514,11 +514,11 @@ def test_a_policy_can_allow_no_void_lookup() -> None:
 @pytest.mark.parametrize(
     ("fact", "status"),
     [
-        (nx(D, "TXT"), Status.NOT_APPLICABLE),
-        (txt(D, "v=spf1 -all", "v=spf1 ~all"), Status.NOT_APPLICABLE),
-        (txt(D, ("v=spf1 ip4:192.0.2.10", "-all")), Status.NOT_APPLICABLE),
+        (nx(D, "TXT"), Status.ERROR),
+        (txt(D, "v=spf1 -all", "v=spf1 ~all"), Status.ERROR),
+        (txt(D, ("v=spf1 ip4:192.0.2.10", "-all")), Status.ERROR),
     ],
     ids=["no-record", "two-records", "unreadable"],
 )
-def test_lookups_are_not_applicable_without_one_readable_record(fact: Pair, status: Status) -> None:
+def test_lookups_cannot_be_checked_without_one_readable_record(fact: Pair, status: Status) -> None:
     assert run_one(spf_lookups, TARGET, fact).status is status
