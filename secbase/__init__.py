@@ -3,6 +3,7 @@
 Third-party checks import only from this module, so that everything else can move.
 """
 
+from secbase.config import Config, LoadedConfig, load_config
 from secbase.errors import CheckLoadError, ConfigError, LabError, SecbaseError, StoreError
 from secbase.facts import (
     DnsAnswer,
@@ -16,6 +17,7 @@ from secbase.facts import (
 )
 from secbase.model import Finding, Result, Severity, Status, Target, TargetKind, fingerprint
 from secbase.plugins import Check, CheckRegistry, CheckWords, check, load_checks
+from secbase.scan import ScanOutcome, run_scan
 
 __version__ = "0.1.0"
 
@@ -24,6 +26,7 @@ __all__ = [
     "CheckLoadError",
     "CheckRegistry",
     "CheckWords",
+    "Config",
     "ConfigError",
     "DnsAnswer",
     "DnsOutcome",
@@ -31,8 +34,10 @@ __all__ = [
     "Facts",
     "Finding",
     "LabError",
+    "LoadedConfig",
     "NeedFacts",
     "Result",
+    "ScanOutcome",
     "SecbaseError",
     "Severity",
     "Status",
@@ -45,5 +50,7 @@ __all__ = [
     "dns_key",
     "fingerprint",
     "load_checks",
+    "load_config",
     "normalise_name",
+    "run_scan",
 ]

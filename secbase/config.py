@@ -124,7 +124,9 @@ class Organisation(_Strict):
     websites: list[Host] = Field(default_factory=list)
     hosts: list[Host] = Field(default_factory=list)
     expected_ports: dict[Host, list[Port]] = Field(default_factory=dict)
-    dkim_selectors: list[Selector] = Field(default_factory=list)
+    # A list applies to every domain; a mapping gives each domain its own (a town's library may use
+    # another mail provider): {alder.on.ca: [selector1], library.alder.on.ca: [google]}.
+    dkim_selectors: list[Selector] | dict[Domain, list[Selector]] = Field(default_factory=list)
     backups: list[dict[str, Any]] = Field(default_factory=list)  # checked from a later version on
 
     @field_validator("id")
@@ -137,6 +139,33 @@ class Organisation(_Strict):
                 {"value": value},
             )
         return value
+
+    @model_validator(mode="after")
+    def _each_domain_once(self) -> Organisation:
+        seen: set[str] = set()
+        for name in [*self.domains, *self.non_mail_domains]:
+            if name in seen:
+                raise PydanticCustomError(
+                    "duplicate_domain",
+                    '"{value}" is listed twice; a domain goes once, under domains or under non_mail_domains',
+                    {"value": name},
+                )
+            seen.add(name)
+        if isinstance(self.dkim_selectors, dict):
+            for name in self.dkim_selectors:
+                if name not in self.domains:
+                    raise PydanticCustomError(
+                        "selector_domain",
+                        'dkim_selectors names "{value}", which is not one of this organisation\'s domains',
+                        {"value": name},
+                    )
+        return self
+
+    def selectors_for(self, domain: str) -> tuple[str, ...]:
+        """The DKIM selectors declared for one of the organisation's domains."""
+        if isinstance(self.dkim_selectors, dict):
+            return tuple(self.dkim_selectors.get(domain, ()))
+        return tuple(self.dkim_selectors)
 
     @field_validator("contacts")
     @classmethod
@@ -232,7 +261,8 @@ def load_config(path: str | Path) -> LoadedConfig:
 def describe_error(exc: ValidationError, raw: Any) -> str:
     """Turn pydantic's first error into "key.path: what is wrong; how to fix it"."""
     err = exc.errors()[0]
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "function_")))]
+    # pydantic adds validator and union-member tags ("function-after[...]", "list[...]") to locations.
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function")))]
     path = _format_loc(loc)
     kind = err["type"]
     if kind == "extra_forbidden":

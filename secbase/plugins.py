@@ -135,7 +135,7 @@ def load_checks() -> CheckRegistry:
         if dist == BUILTIN_SOURCE:
             continue  # loaded above, also when running from a source tree without an install
         try:
-            found = _load_package(ep.value)
+            found = _load_package(ep.module)
         except CheckLoadError as exc:
             registry.warnings.append(f"checks from {dist} were not loaded: {exc}")
             continue
@@ -157,20 +157,25 @@ def _add_all(registry: CheckRegistry, found: list[Check], *, source: str) -> Non
 
 
 def _load_package(name: str) -> list[Check]:
-    try:
-        module = importlib.import_module(name)
-    except ImportError as exc:
-        raise CheckLoadError(f"cannot import {name}: {exc}") from exc
+    module = _import(name)
     modules = [module]
     if hasattr(module, "__path__"):
-        for info in pkgutil.walk_packages(module.__path__, prefix=name + "."):
+        for info in pkgutil.walk_packages(module.__path__, prefix=name + ".", onerror=lambda _: None):
             if info.name.rsplit(".", 1)[-1].startswith("_"):
                 continue
-            modules.append(importlib.import_module(info.name))
+            modules.append(_import(info.name))
     found: list[Check] = []
     for mod in modules:
         found.extend(_checks_of(mod))
     return found
+
+
+def _import(name: str) -> ModuleType:
+    """Import a check module; anything it raises becomes a CheckLoadError naming it."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # a plugin's own bug must not stop secbase: it is reported, and skipped
+        raise CheckLoadError(f"cannot import {name}: {type(exc).__name__}: {exc}") from exc
 
 
 def _checks_of(module: ModuleType) -> list[Check]:

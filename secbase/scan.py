@@ -45,8 +45,7 @@ class ScanOutcome:
 
 def targets_of(org: Organisation) -> list[Target]:
     """Every target an organisation declares, in config order."""
-    sel = tuple(org.dkim_selectors)
-    out = [Target(org.id, TargetKind.DOMAIN, d, dkim_selectors=sel) for d in org.domains]
+    out = [Target(org.id, TargetKind.DOMAIN, d, dkim_selectors=org.selectors_for(d)) for d in org.domains]
     out += [Target(org.id, TargetKind.DOMAIN, d, sends_mail=False) for d in org.non_mail_domains]
     out += [Target(org.id, TargetKind.WEBSITE, w) for w in org.websites]
     out += [Target(org.id, TargetKind.HOST, h) for h in org.hosts]

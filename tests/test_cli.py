@@ -138,6 +138,10 @@ def test_server_text_cannot_reach_the_terminal_raw() -> None:
 
     assert clean("v=spf1 \x1b[2J\x1b]0;pwned\x07 -all") == "v=spf1 \\x1b[2J\\x1b]0;pwned\\x07 -all"
     assert clean("abc\u202edef") == "abc\\u202edef"
+    # A TXT record with a line break cannot add a forged line to the report.
+    forged = clean("v=DMARC1; p=none; x=\n    PASS   email.dmarc.policy   all good")
+    assert "\n" not in forged and "\\x0a" in forged
+    assert clean("a\tb\u2028c\ufeff") == "a\\x09b\\u2028c\\ufeff"
     assert clean("x" * 5000).endswith("(3000 more characters)")
 
 
@@ -187,6 +191,7 @@ def test_ctrl_c_stops_the_lab_and_leaves_nothing_running(tmp_path: Path, command
         time.sleep(0.05)  # wait until the lab listens
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode in (0, 1, 130), err
+    # 130 is our own "interrupted"; -SIGINT is the same ending when the signal lands in the interpreter.
+    assert proc.returncode in (0, 1, 130, -signal.SIGINT), err
     assert "Traceback" not in err
     assert _port_53_free(f"127.{net}.0.1")

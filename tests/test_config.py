@@ -130,3 +130,25 @@ def test_the_digest_changes_with_the_file(tmp_path: Path) -> None:
     a = load_config(write(tmp_path, GOOD, "a.yml")).digest
     b = load_config(write(tmp_path, GOOD.replace("timeout: 3", "timeout: 4"), "b.yml")).digest
     assert a != b
+
+
+def test_dkim_selectors_can_differ_per_domain(tmp_path: Path) -> None:
+    text = GOOD.replace("domains: [Alder.ON.ca.]", "domains: [alder.on.ca, library.alder.on.ca]").replace(
+        "dkim_selectors: [s1]", "dkim_selectors: {alder.on.ca: [selector1], library.alder.on.ca: [google]}"
+    )
+    org = load_config(write(tmp_path, text)).config.organisations[0]
+    assert org.selectors_for("alder.on.ca") == ("selector1",)
+    assert org.selectors_for("library.alder.on.ca") == ("google",)
+
+
+def test_selectors_for_a_domain_the_town_does_not_declare_are_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("dkim_selectors: [s1]", "dkim_selectors: {other.on.ca: [s1]}")
+    assert 'dkim_selectors names "other.on.ca"' in error_of(tmp_path, text)
+
+
+def test_a_domain_listed_twice_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace("non_mail_domains: [old-alder.on.ca]", "non_mail_domains: [alder.on.ca]")
+    assert error_of(tmp_path, text) == (
+        'town.yml: organisations[0]: "alder.on.ca" is listed twice; a domain goes once, under domains or '
+        "under non_mail_domains"
+    )

@@ -214,3 +214,42 @@ def test_the_public_api_is_what_all_says() -> None:
         }
     }
     assert public == set(secbase.__all__) - {"__version__"}
+
+
+@pytest.mark.slow
+def test_a_broken_plugin_is_skipped_with_a_warning_and_the_rest_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    src = tmp_path_factory.mktemp("broken-src")
+    (src / "pyproject.toml").write_text(
+        PLUGIN_PYPROJECT.replace("mytown", "broken").replace("mytown_checks", "broken_checks")
+    )
+    pkg = src / "broken_checks"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""broken checks."""\n')
+    (pkg / "bad.py").write_text("raise RuntimeError('a bug in the plugin')\n")
+    site = tmp_path_factory.mktemp("broken-site")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = secbase(site, "checks", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "checks from broken-checks were not loaded" in proc.stderr
+    assert "RuntimeError: a bug in the plugin" in proc.stderr
+    assert "email.mx" in {r["id"] for r in json.loads(proc.stdout)}

@@ -24,12 +24,14 @@ STATUS_ORDER = [Status.FAIL, Status.WARN, Status.ERROR, Status.PASS, Status.NOT_
 STATUS_LABEL = {
     Status.FAIL: "FAIL",
     Status.WARN: "WARN",
-    Status.ERROR: "ERROR",
+    Status.ERROR: "UNKNOWN",  # "could not check": not something the town did wrong
     Status.PASS: "PASS",
     Status.NOT_APPLICABLE: "N/A",
 }
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Every C0 and C1 control (newline and tab too: a value is one line, so a record cannot forge report
+# lines), zero-width and direction-changing characters, the line and paragraph separators, BOM.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 def clean(value: Any) -> str:
@@ -61,7 +63,6 @@ def _env() -> jinja2.Environment:
     )
     env.filters["label"] = lambda s: STATUS_LABEL[Status(s)]
     env.filters["duration"] = duration
-    env.filters["indent_lines"] = lambda s, n: ("\n" + " " * n).join(clean(s).splitlines())
     return env
 
 
