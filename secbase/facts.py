@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, TypeVar
 
 import dns.exception
@@ -138,6 +139,15 @@ class DnsAnswer:
 
     def texts(self) -> list[str]:
         """TXT records as text, each record's strings joined with nothing between them (RFC 7208 3.3)."""
+        return [b"".join(strings).decode("utf-8", errors="replace") for strings in self._txt_strings]
+
+    def strings(self) -> list[tuple[str, ...]]:
+        """TXT records as their separate strings, for telling how a record was split."""
+        return [tuple(s.decode("utf-8", errors="replace") for s in strings) for strings in self._txt_strings]
+
+    @cached_property
+    def _txt_strings(self) -> tuple[tuple[bytes, ...], ...]:
+        # Parsed once per answer: several checks read the same TXT records, each several times.
         out = []
         for rec in self.records:
             try:
@@ -145,14 +155,5 @@ class DnsAnswer:
             except dns.exception.DNSException:
                 continue  # the probe wrote it; only a hand-made fact can be malformed
             assert isinstance(rd, dns.rdtypes.ANY.TXT.TXT)
-            out.append(b"".join(rd.strings).decode("utf-8", errors="replace"))
-        return out
-
-    def strings(self) -> list[tuple[str, ...]]:
-        """TXT records as their separate strings, for telling how a record was split."""
-        out = []
-        for rec in self.records:
-            rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, rec)
-            assert isinstance(rd, dns.rdtypes.ANY.TXT.TXT)
-            out.append(tuple(s.decode("utf-8", errors="replace") for s in rd.strings))
-        return out
+            out.append(tuple(rd.strings))
+        return tuple(out)

@@ -5,6 +5,7 @@ import binascii
 import re
 import textwrap
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -47,6 +48,7 @@ _BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{
 _CRYPTO_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm)
 
 
+@lru_cache(maxsize=4096)  # pure, and a scan reads the same records many times
 def parse_dkim_key(text: str) -> DkimKey:
     """Parse a DKIM key TXT record (the strings already joined); raises DkimParseError."""
     try:

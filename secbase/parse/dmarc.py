@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from secbase.parse import ParseError
 from secbase.parse._taglist import parse_tag_list
@@ -57,6 +58,7 @@ def looks_like_dmarc(text: str) -> bool:
     return _LOOSE_VERSION.search(text) is not None
 
 
+@lru_cache(maxsize=4096)  # pure, and a scan reads the same records many times
 def parse_dmarc(text: str) -> DmarcRecord:
     """Parse a DMARC TXT record (the strings already joined); raises DmarcParseError."""
     if not is_dmarc(text):

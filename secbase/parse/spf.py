@@ -3,6 +3,7 @@
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
@@ -105,6 +106,7 @@ def is_spf(text: str) -> bool:
     return text[:6].lower() == "v=spf1" and (len(text) == 6 or text[6] == " ")
 
 
+@lru_cache(maxsize=4096)  # pure, and a scan reads the same records many times
 def parse_spf(text: str) -> SpfRecord:
     """Parse one SPF record (the TXT strings already joined); raises SpfParseError."""
     if not is_spf(text):

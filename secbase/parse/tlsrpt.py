@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from secbase.parse import ParseError
 from secbase.parse._taglist import parse_tag_list
@@ -31,6 +32,7 @@ def is_tlsrpt(text: str) -> bool:
     return _VERSION.match(text) is not None
 
 
+@lru_cache(maxsize=4096)  # pure, and a scan reads the same records many times
 def parse_tlsrpt(text: str) -> TlsRptRecord:
     """Parse a TLS-RPT TXT record (the strings already joined); raises TlsRptParseError."""
     if not is_tlsrpt(text):

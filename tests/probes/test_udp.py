@@ -7,8 +7,11 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import dns.flags
 import dns.message
+import dns.query
 import dns.rcode
+import dns.rrset
 import pytest
 
 from secbase.facts import DnsOutcome, dns_key
@@ -37,6 +40,8 @@ def _serve(sock: socket.socket, stop: threading.Event) -> None:
             reply.id = (query.id + 1) % 65536
         elif name == "garbage-first.test":
             sock.sendto(b"\x00\x01junk", peer)
+        elif name == "big.test":  # too big for UDP: TC set, answer only over TCP
+            reply.flags |= dns.flags.TC
         elif name == "nxdomain.test":
             reply.set_rcode(dns.rcode.NXDOMAIN)
         elif name == "silent.test":
@@ -47,17 +52,44 @@ def _serve(sock: socket.socket, stop: threading.Event) -> None:
         sock.sendto(reply.to_wire(), peer)
 
 
+BIG = [f"v=big{i} " + "x" * 240 for i in range(8)]  # about 2 KB of TXT: more than EDNS's 1232 bytes
+
+
+def _serve_tcp(listener: socket.socket, stop: threading.Event) -> None:
+    listener.settimeout(0.1)
+    while not stop.is_set():
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        with conn:
+            query = dns.query.receive_tcp(conn)[0]
+            reply = dns.message.make_response(query)
+            reply.answer.append(dns.rrset.from_text("big.test.", 60, "IN", "TXT", *(f'"{t}"' for t in BIG)))
+            dns.query.send_tcp(conn, reply.to_wire(max_size=65535))
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[None]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(ADDRESS)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(ADDRESS)
+    listener.listen()
     stop = threading.Event()
-    thread = threading.Thread(target=_serve, args=(sock, stop), daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=_serve, args=(sock, stop), daemon=True),
+        threading.Thread(target=_serve_tcp, args=(listener, stop), daemon=True),
+    ]
+    for t in threads:
+        t.start()
     yield
     stop.set()
-    thread.join()
+    for t in threads:
+        t.join()
     sock.close()
+    listener.close()
 
 
 def ask(*names: str) -> list[DnsOutcome]:
@@ -88,6 +120,21 @@ def test_an_answer_with_another_id_is_ignored_and_the_question_times_out(server:
 
 def test_garbage_before_the_answer_does_no_harm(server: None) -> None:
     assert ask("garbage-first.test") == [DnsOutcome.NODATA]
+
+
+def test_a_truncated_answer_is_asked_again_over_tcp(server: None) -> None:
+    async def main() -> list[str]:
+        probe = DnsProbe(
+            resolvers=[f"{ADDRESS[0]}:{ADDRESS[1]}"], timeout_s=1, limiter=Limiter(total=8, per_server=8)
+        )
+        try:
+            answer = await probe.fetch(dns_key("big.test", "TXT"))
+        finally:
+            probe.close()
+        assert answer.outcome is DnsOutcome.OK
+        return answer.texts()
+
+    assert sorted(asyncio.run(main())) == sorted(BIG)
 
 
 def test_many_questions_share_one_socket_and_each_gets_its_own_answer(server: None) -> None:
