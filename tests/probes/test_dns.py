@@ -10,7 +10,7 @@ from secbase.facts import DnsAnswer, DnsOutcome, dns_at_key, dns_key
 from secbase.lab import Lab
 from secbase.lab.towns import RESOLVER
 from secbase.probes import Limiter
-from secbase.probes.dns import DnsProbe, split_server
+from secbase.probes.dns import DnsProbe, query_wire, split_server
 
 
 def probe(resolvers: list[str] | None = None, timeout_s: float = 1.0) -> DnsProbe:
@@ -108,3 +108,24 @@ def test_a_name_that_is_not_a_name_is_an_error_fact() -> None:
 )
 def test_server_addresses_split(text: str, expected: tuple[str, int]) -> None:
     assert split_server(text) == expected
+
+
+@pytest.mark.parametrize("name", ["alder.test", "s1._domainkey.alder.test", "a\\032b.test", "."])
+@pytest.mark.parametrize("rdtype", ["A", "TXT", "DNSKEY", "CAA"])
+@pytest.mark.parametrize(("recursion", "signed"), [(True, False), (False, True), (True, True)])
+def test_the_query_we_write_is_the_one_dnspython_renders(
+    name: str, rdtype: str, recursion: bool, signed: bool
+) -> None:
+    import dns.flags
+    import dns.message
+    import dns.name
+    import dns.rdatatype
+
+    query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232, want_dnssec=signed)
+    query.id = 0
+    query.flags = (dns.flags.RD if recursion else 0) | (dns.flags.CD if signed else 0)
+    flags = int(query.flags)
+    ours = query_wire(
+        dns.name.from_text(name), dns.rdatatype.from_text(rdtype), flags=flags, dnssec_ok=signed
+    )
+    assert ours == query.to_wire()
