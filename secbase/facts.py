@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -60,6 +60,7 @@ class Facts:
 
     def __init__(self, known: Mapping[FactKey, Any] | None = None, *, now: datetime | None = None) -> None:
         self._known: dict[FactKey, Any] = dict(known or {})
+        self._derived: dict[Hashable, Any] = {}
         self.now = now or datetime.now(UTC)  # the scan's clock: checks never read the system's
 
     def __contains__(self, key: object) -> bool:
@@ -73,6 +74,18 @@ class Facts:
 
     def items(self) -> Iterable[tuple[FactKey, Any]]:
         return self._known.items()
+
+    def derive(self, key: Hashable, compute: Callable[[], F]) -> F:
+        """Compute something from facts once per scan (an SPF tree, say), shared by every check reading it.
+
+        Only a finished computation is kept: one that still needs facts raises NeedFacts and is run again
+        when they are there. `key` must name everything the result depends on besides the facts.
+        """
+        if key in self._derived:
+            return self._derived[key]  # type: ignore[no-any-return]
+        value = compute()
+        self._derived[key] = value
+        return value
 
     def require(self, *keys: FactKey) -> None:
         """Ask for several facts at once, so that they are gathered together."""

@@ -21,6 +21,10 @@ class Zone:
 
 def find_zone(name: str, facts: Facts) -> Zone:
     """Climb from the name to its registrable domain, asking for NS records at each step."""
+    return facts.derive(("zone", name), lambda: _find_zone(name, facts))
+
+
+def _find_zone(name: str, facts: Facts) -> Zone:
     answer: DnsAnswer | None = None
     candidate = name
     for candidate in names_up_to_registrable(name):

@@ -32,6 +32,11 @@ class DmarcFound:
 
 
 def find_dmarc(domain: str, facts: Facts) -> DmarcFound:
+    """The DMARC record(s) that apply to the domain (found once per scan, shared by the DMARC checks)."""
+    return facts.derive(("dmarc", domain), lambda: _find_dmarc(domain, facts))
+
+
+def _find_dmarc(domain: str, facts: Facts) -> DmarcFound:
     org = organisational_domain(domain)
     names = [domain] if org == domain else [domain, org]
     for name in names:

@@ -17,7 +17,7 @@ def _judgeable(check_: Check, target: Target, facts: Facts, *, parsed: bool) -> 
     A missing, doubled or unreadable record is another check's finding: this one says it could not
     check (which never closes its own finding), not "not applicable" (which would).
     """
-    tree = walk_spf(target.name, facts)
+    tree = facts.derive(("spf_tree", target.name), lambda: walk_spf(target.name, facts))
     if tree.root.answer.error is not None:
         return [Result.error(check_, target, tree.root.answer.error)]
     if len(tree.root.texts) != 1:
