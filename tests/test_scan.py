@@ -101,3 +101,23 @@ def test_default_probes_serve_every_fact_kind_the_checks_read(
         return set(default_probes(lab_config.config))
 
     assert {kind for c in registry.select() for kind in c.facts} <= asyncio.run(kinds())
+
+
+def test_a_derived_value_is_kept_only_once_it_is_finished() -> None:
+    from secbase.facts import DnsAnswer, DnsOutcome, NeedFacts, dns_key
+
+    facts = Facts()
+    calls: list[int] = []
+
+    def compute() -> str:
+        calls.append(1)
+        return facts.dns("alder.test", "TXT").outcome.value
+
+    try:
+        facts.derive(("x", "alder.test"), compute)
+    except NeedFacts as need:
+        assert need.keys == (dns_key("alder.test", "TXT"),)
+    facts.add(dns_key("alder.test", "TXT"), DnsAnswer("alder.test", "TXT", DnsOutcome.NODATA))
+    assert facts.derive(("x", "alder.test"), compute) == "nodata"
+    assert facts.derive(("x", "alder.test"), compute) == "nodata"
+    assert len(calls) == 2  # once unfinished, once finished, never again
