@@ -161,7 +161,7 @@ def _print_outcome(outcome: ScanOutcome, loaded: LoadedConfig, json_out: str | N
     if json_out == "-":
         click.echo(as_json, nl=False)
         return
-    click.echo(render_results(outcome, loaded.config), nl=False)
+    click.echo(render_results(outcome, loaded.config, load_checks().checks), nl=False)
     if json_out:
         try:
             Path(json_out).write_text(as_json, encoding="utf-8")

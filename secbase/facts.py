@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 import dns.exception
@@ -39,6 +39,7 @@ def dns_at_key(server: str, name: str, rdtype: str) -> FactKey:
     return FactKey("dns_at", (server, normalise_name(name), rdtype.upper()))
 
 
+@lru_cache(maxsize=65536)  # checks build keys for the same few names over and over
 def normalise_name(name: str) -> str:
     """Lower-case a DNS name and drop the trailing dot: one spelling, one cache entry."""
     return name.strip().rstrip(".").lower() or "."

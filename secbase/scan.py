@@ -69,7 +69,9 @@ class _FactStore(Facts):
             if task is None:
                 task = self._pending[key] = asyncio.ensure_future(self._fetch(key))
             waits.append(task)
-        if waits:
+        if len(waits) == 1:
+            await waits[0]
+        elif waits:
             await asyncio.gather(*waits)
 
     async def _fetch(self, key: FactKey) -> None:

@@ -5,4 +5,9 @@ class ParseError(ValueError):
     """A record that does not follow its format; the message is one plain-English sentence saying why."""
 
 
-__all__ = ["ParseError"]
+def clip(text: str, limit: int = 60) -> str:
+    """Shorten a quoted piece of a record for an error message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+__all__ = ["ParseError", "clip"]

@@ -3,7 +3,7 @@
 import re
 from collections.abc import Sequence
 
-from secbase.parse import ParseError
+from secbase.parse import ParseError, clip
 
 # RFC 6376 3.2: tag-name = ALPHA *ALNUMPUNC, ALNUMPUNC = ALPHA / DIGIT / "_" (ASCII only, hence no \w).
 TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -28,14 +28,14 @@ def parse_tag_list(text: str, *, name_pattern: re.Pattern[str] = TAG_NAME) -> li
         if not segment.strip(_FWS):
             continue
         if "=" not in segment:
-            raise ParseError(f'"{_clip(segment.strip(_FWS))}" is not a tag (expected name=value)')
+            raise ParseError(f'"{clip(segment.strip(_FWS))}" is not a tag (expected name=value)')
         raw_name, raw_value = segment.split("=", 1)
         name = raw_name.strip(_FWS)
         value = raw_value.strip(_FWS)
         if not name:
-            raise ParseError(f'a tag has no name before "=" (in "{_clip(segment.strip(_FWS))}")')
+            raise ParseError(f'a tag has no name before "=" (in "{clip(segment.strip(_FWS))}")')
         if not name_pattern.fullmatch(name):
-            raise ParseError(f'"{_clip(name)}" is not a valid tag name')
+            raise ParseError(f'"{clip(name)}" is not a valid tag name')
         if not _VALUE.fullmatch(value):
             bad = next(c for c in value if not _VALUE.fullmatch(c))
             raise ParseError(f'tag "{name}" contains the character {bad!r}, which is not printable ASCII')
@@ -59,7 +59,3 @@ def get_tag(tags: Sequence[tuple[str, str]], name: str, *, ignore_case: bool = F
 def tag_names(tags: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     """The tag names in order, as written."""
     return tuple(name for name, _ in tags)
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -11,7 +11,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from secbase.parse import ParseError
+from secbase.parse import ParseError, clip
 from secbase.parse._taglist import parse_tag_list
 
 
@@ -63,7 +63,7 @@ def parse_dkim_key(text: str) -> DkimKey:
         if tags[0][0] != "v":
             raise DkimParseError('the "v=" tag must be the first tag')
         if version != "DKIM1":
-            raise DkimParseError(f'v="{_clip(version)}" is not a DKIM key record version (expected "DKIM1")')
+            raise DkimParseError(f'v="{clip(version)}" is not a DKIM key record version (expected "DKIM1")')
     if "p" not in values:
         hint = ' (tag names are case-sensitive: "P=" is not "p=")' if "P" in values else ""
         raise DkimParseError(f'the record has no "p=" tag (the public key){hint}')
@@ -94,7 +94,7 @@ def key_bits(key: DkimKey) -> int | None:
     if key.key_type == "ed25519":
         _load_ed25519(data)
         return 256
-    raise DkimParseError(f'the key type k="{_clip(key.key_type)}" is not one secbase can measure')
+    raise DkimParseError(f'the key type k="{clip(key.key_type)}" is not one secbase can measure')
 
 
 def _decode(public_key: str) -> bytes:
@@ -147,7 +147,3 @@ def _colon_list(value: str | None) -> tuple[str, ...]:
         return ()
     # RFC 6376 3.6.1: colon-separated lists, with FWS allowed around each ":".
     return tuple(item for item in (part.strip(" \t\r\n") for part in value.split(":")) if item)
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from secbase.parse import ParseError
+from secbase.parse import ParseError, clip
 from secbase.parse._taglist import parse_tag_list
 
 
@@ -93,7 +93,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
 
 def _policy(value: str, tag: str) -> str:
     if value.lower() not in _POLICIES:
-        raise DmarcParseError(f'{tag}="{_clip(value)}" is not a policy (expected none, quarantine or reject)')
+        raise DmarcParseError(f'{tag}="{clip(value)}" is not a policy (expected none, quarantine or reject)')
     return value.lower()
 
 
@@ -102,7 +102,7 @@ def _pct(value: str | None) -> int:
         return 100
     # RFC 7489 6.4: dmarc-percent = "pct" *WSP "=" *WSP 1*3DIGIT, a value from 0 to 100.
     if not re.fullmatch(r"[0-9]{1,3}", value) or int(value) > 100:
-        raise DmarcParseError(f'pct="{_clip(value)}" is not a whole number from 0 to 100')
+        raise DmarcParseError(f'pct="{clip(value)}" is not a whole number from 0 to 100')
     return int(value)
 
 
@@ -110,7 +110,7 @@ def _alignment(value: str | None, tag: str) -> str:
     if value is None:
         return "r"
     if value.lower() not in ("r", "s"):
-        raise DmarcParseError(f'{tag}="{_clip(value)}" must be "r" (relaxed) or "s" (strict)')
+        raise DmarcParseError(f'{tag}="{clip(value)}" must be "r" (relaxed) or "s" (strict)')
     return value.lower()
 
 
@@ -126,31 +126,31 @@ def _uri(text: str, tag: str) -> DmarcUri:
     bad = next((c for c in text if not "!" <= c <= "~"), None)
     if bad is not None:
         raise DmarcParseError(
-            f'{tag} URI "{_clip(text)}" contains the character {bad!r} (separate URIs with commas)'
+            f'{tag} URI "{clip(text)}" contains the character {bad!r} (separate URIs with commas)'
         )
     # RFC 7489 6.2: a "!" inside a URI must be percent-encoded, so the first one starts the size limit.
     base, bang, size = text.partition("!")
     if bang and not _SIZE.fullmatch(size):
         raise DmarcParseError(
-            f'{tag} URI "{_clip(text)}" has a bad size limit "!{_clip(size, 12)}" '
+            f'{tag} URI "{clip(text)}" has a bad size limit "!{clip(size, 12)}" '
             "(expected digits and an optional k, m, g or t)"
         )
     match = _SCHEME.fullmatch(base)
     if not match:
         raise DmarcParseError(
-            f'{tag} value "{_clip(text)}" is not a URI (expected e.g. mailto:reports@example.org)'
+            f'{tag} value "{clip(text)}" is not a URI (expected e.g. mailto:reports@example.org)'
         )
     scheme, rest = match.group(1).lower(), match.group(2)
     domain = None
     if scheme == "mailto":
         local, at, host = rest.partition("?")[0].rpartition("@")
         if not at:
-            raise DmarcParseError(f'{tag} address "{_clip(text)}" has no "@"')
+            raise DmarcParseError(f'{tag} address "{clip(text)}" has no "@"')
         if not local:
-            raise DmarcParseError(f'{tag} address "{_clip(text)}" has nothing before the "@"')
+            raise DmarcParseError(f'{tag} address "{clip(text)}" has nothing before the "@"')
         labels = (host[:-1] if host.endswith(".") else host).split(".")
         if not all(_LABEL.fullmatch(label) for label in labels):
-            raise DmarcParseError(f'{tag} address "{_clip(text)}" has an invalid domain "{_clip(host, 40)}"')
+            raise DmarcParseError(f'{tag} address "{clip(text)}" has an invalid domain "{clip(host, 40)}"')
         domain = host.lower()
     return DmarcUri(
         uri=text,
@@ -159,7 +159,3 @@ def _uri(text: str, tag: str) -> DmarcUri:
         domain=domain,
         size_limit=bang + size if bang else None,
     )
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
-from secbase.parse import ParseError
+from secbase.parse import ParseError, clip
 
 
 class SpfParseError(ParseError):
@@ -130,24 +130,24 @@ def _parse_term(word: str) -> SpfTerm:
         return _parse_modifier(word, modifier.group(1).lower(), modifier.group(2))
     mechanism = _MECHANISM.fullmatch(word)
     if not mechanism:
-        raise SpfParseError(f'"{_clip(word)}" is not a valid mechanism or modifier{_glued_hint(word)}')
+        raise SpfParseError(f'"{clip(word)}" is not a valid mechanism or modifier{_glued_hint(word)}')
     qualifier, raw_name, rest = mechanism.groups()
     name = raw_name.lower()
     if rest.startswith("="):
-        raise SpfParseError(f'"{_clip(word)}" is a modifier and a modifier cannot have a qualifier')
+        raise SpfParseError(f'"{clip(word)}" is a modifier and a modifier cannot have a qualifier')
     if name not in _MECHANISMS:
-        raise SpfParseError(f'unknown mechanism "{_clip(word)}"')
+        raise SpfParseError(f'unknown mechanism "{clip(word)}"')
     term = _Builder(word, name, qualifier or "+")
     if name == "all":
         if rest:
-            raise SpfParseError(f'unexpected text after "all" in "{_clip(word)}"{_glued_hint(word)}')
+            raise SpfParseError(f'unexpected text after "all" in "{clip(word)}"{_glued_hint(word)}')
     elif name in ("include", "exists"):
         if not rest.startswith(":") or len(rest) == 1:
-            raise SpfParseError(f'"{name}" needs a domain after ":" (found "{_clip(word)}")')
+            raise SpfParseError(f'"{name}" needs a domain after ":" (found "{clip(word)}")')
         term.domain_spec = _check_domain_spec(rest[1:], word)
     elif name == "ptr":
         if rest and not rest.startswith(":"):
-            raise SpfParseError(f'malformed term "{_clip(word)}"{_glued_hint(word)}')
+            raise SpfParseError(f'malformed term "{clip(word)}"{_glued_hint(word)}')
         if rest:
             term.domain_spec = _check_domain_spec(rest[1:], word)
     elif name in ("a", "mx"):
@@ -193,11 +193,11 @@ class _Builder:
 def _parse_a_mx(term: _Builder, rest: str) -> None:
     match = _A_MX_REST.fullmatch(rest)
     if not match:
-        raise SpfParseError(f'malformed term "{_clip(term.word)}"{_glued_hint(term.word)}')
+        raise SpfParseError(f'malformed term "{clip(term.word)}"{_glued_hint(term.word)}')
     domain = match.group("domain")
     if domain is not None:
         if not domain:
-            raise SpfParseError(f'"{term.name}:" is followed by nothing (in "{_clip(term.word)}")')
+            raise SpfParseError(f'"{term.name}:" is followed by nothing (in "{clip(term.word)}")')
         term.domain_spec = _check_domain_spec(domain, term.word)
     if match.group("c4") is not None:
         term.cidr4 = _cidr(match.group("c4"), 32, term.word)
@@ -207,7 +207,7 @@ def _parse_a_mx(term: _Builder, rest: str) -> None:
 
 def _parse_ip(term: _Builder, rest: str) -> None:
     if not rest.startswith(":"):
-        raise SpfParseError(f'"{term.name}" needs an address after ":" (found "{_clip(term.word)}")')
+        raise SpfParseError(f'"{term.name}" needs an address after ":" (found "{clip(term.word)}")')
     address, slash, cidr = rest[1:].partition("/")
     version = 4 if term.name == "ip4" else 6
     try:
@@ -220,7 +220,7 @@ def _parse_ip(term: _Builder, rest: str) -> None:
             ipaddress.IPv6Address(address)
     except ValueError:
         raise SpfParseError(
-            f'{term.name} address "{_clip(address)}" is not a valid IPv{version} address'
+            f'{term.name} address "{clip(address)}" is not a valid IPv{version} address'
             f"{_glued_hint(term.word)}"
         ) from None
     term.address = address
@@ -237,19 +237,19 @@ def _cidr(digits: str, limit: int, word: str) -> int:
     # RFC 7208 12: ip4-cidr-length / ip6-cidr-length have no leading zeros and a range of 0-32 / 0-128.
     if not _CIDR_DIGITS.fullmatch(digits) or int(digits) > limit:
         raise SpfParseError(
-            f'"/{_clip(digits, 10)}" is not a valid prefix length (0-{limit}) in "{_clip(word)}"'
+            f'"/{clip(digits, 10)}" is not a valid prefix length (0-{limit}) in "{clip(word)}"'
         )
     return int(digits)
 
 
 def _check_domain_spec(spec: str, word: str) -> str:
     if not spec:
-        raise SpfParseError(f'"{_clip(word)}" has an empty domain')
+        raise SpfParseError(f'"{clip(word)}" has an empty domain')
     tokens = _tokenize(spec, word)
     for kind, body in tokens:
         if kind == "macro" and body[0].lower() in _EXP_ONLY_LETTERS:
             raise SpfParseError(
-                f'bad macro "%{{{body}}}" in "{_clip(word)}": c, r and t are allowed only in explanation text'
+                f'bad macro "%{{{body}}}" in "{clip(word)}": c, r and t are allowed only in explanation text'
             )
     # Every macro-expand stands in as one marker character: enough to check the label structure (an
     # empty label, an over-long literal label) without knowing what the macros expand to.
@@ -268,9 +268,9 @@ def _check_domain_spec(spec: str, word: str) -> str:
         if len(labels) < 2:
             problem = "is not a fully qualified domain name"
         elif not _TOPLABEL.fullmatch(labels[-1]):
-            problem = f'ends in "{_clip(labels[-1], 20)}", which is not a valid top-level label'
+            problem = f'ends in "{clip(labels[-1], 20)}", which is not a valid top-level label'
     if problem:
-        raise SpfParseError(f'the domain "{_clip(spec)}" {problem}{_glued_hint(word)}')
+        raise SpfParseError(f'the domain "{clip(spec)}" {problem}{_glued_hint(word)}')
     return spec
 
 
@@ -293,13 +293,13 @@ def _tokenize(spec: str, word: str) -> list[_Token]:
             body = spec[i + 2 : end] if end != -1 else ""
             if end == -1 or not _valid_macro_body(body):
                 shown = spec[i : end + 1] if end != -1 else spec[i : i + 2]
-                raise SpfParseError(f'bad macro "{_clip(shown, 20)}" in "{_clip(word)}"')
+                raise SpfParseError(f'bad macro "{clip(shown, 20)}" in "{clip(word)}"')
             tokens.append(("macro", body))
             i = end + 1
             continue
         # RFC 7208 12: macro-literal = %x21-24 / %x26-7E (visible ASCII except "%").
         if not "\x21" <= char <= "\x7e":
-            raise SpfParseError(f'"{_clip(word)}" contains the character {char!r}, which SPF does not allow')
+            raise SpfParseError(f'"{clip(word)}" contains the character {char!r}, which SPF does not allow')
         if tokens and tokens[-1][0] == "literal":
             tokens[-1] = ("literal", tokens[-1][1] + char)
         else:
@@ -317,6 +317,7 @@ def _valid_macro_body(body: str) -> bool:
     return not match.group(2) or match.group(2).strip("0") != ""
 
 
+@lru_cache(maxsize=4096)  # pure; the SPF walk expands the same terms for every check
 def expand_domain_spec(spec: str, domain: str) -> str | None:
     """Expand the macros in ``spec`` that need only the checked domain (d, o, h); None if others occur."""
     tokens = _tokenize(spec, spec)
@@ -368,7 +369,3 @@ def _glued_hint(word: str) -> str:
         f' ("{match.group(0)}" looks like the start of another term: a space is missing, often because'
         " the TXT record was split into strings at a space)"
     )
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

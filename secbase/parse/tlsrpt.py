@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from secbase.parse import ParseError
+from secbase.parse import ParseError, clip
 from secbase.parse._taglist import parse_tag_list
 
 
@@ -53,20 +53,14 @@ def _uri(uri: str) -> str:
     bad = next((c for c in uri if not "!" <= c <= "~"), None)
     if bad is not None:
         raise TlsRptParseError(
-            f'rua URI "{_clip(uri)}" contains the character {bad!r} (separate URIs with commas)'
+            f'rua URI "{clip(uri)}" contains the character {bad!r} (separate URIs with commas)'
         )
     scheme = uri.partition(":")[0].lower()
     # RFC 8460 3: the report URI is "mailto:" (email reports) or "https:" (HTTP POST).
     if scheme not in ("mailto", "https"):
-        raise TlsRptParseError(f'rua URI "{_clip(uri)}" is not a mailto: or https: URI')
+        raise TlsRptParseError(f'rua URI "{clip(uri)}" is not a mailto: or https: URI')
     if scheme == "mailto" and not _MAILTO.fullmatch(uri):
-        raise TlsRptParseError(
-            f'rua URI "{_clip(uri)}" is not an email address (expected mailto:name@domain)'
-        )
+        raise TlsRptParseError(f'rua URI "{clip(uri)}" is not an email address (expected mailto:name@domain)')
     if scheme == "https" and not _HTTPS.fullmatch(uri):
-        raise TlsRptParseError(f'rua URI "{_clip(uri)}" has no host (expected https://host/path)')
+        raise TlsRptParseError(f'rua URI "{clip(uri)}" has no host (expected https://host/path)')
     return uri
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -112,17 +112,28 @@ class UdpChannels:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         channel.pending[qid] = _Pending(question, future)
         message = qid.to_bytes(2, "big") + wire[2:]
+        loop = asyncio.get_running_loop()
+        timer: list[asyncio.TimerHandle] = []
+
+        def tick(sent: int) -> None:
+            # One timer per question: send, and after a third of the time-out send again or give up.
+            if future.done():
+                return
+            if sent == RETRIES:
+                future.set_exception(TimeoutError(f"no answer within {timeout_s:g} s"))
+                return
+            if channel.transport is None or channel.closed:
+                future.set_exception(ConnectionResetError("the DNS socket closed"))
+                return
+            channel.transport.sendto(message)
+            timer[:] = [loop.call_later(timeout_s / RETRIES, tick, sent + 1)]
+
+        tick(0)
         try:
-            for _ in range(RETRIES):
-                if channel.transport is None or channel.closed:
-                    raise ConnectionResetError("the DNS socket closed")
-                channel.transport.sendto(message)
-                try:
-                    return await asyncio.wait_for(asyncio.shield(future), timeout_s / RETRIES)
-                except TimeoutError:
-                    continue
-            raise TimeoutError(f"no answer within {timeout_s:g} s")
+            return await future
         finally:
+            for handle in timer:
+                handle.cancel()
             channel.pending.pop(qid, None)
             if not future.done():
                 future.cancel()

@@ -6,6 +6,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -80,8 +81,20 @@ def _sort_key(r: Result) -> tuple[int, str, str]:
     return (STATUS_ORDER.index(r.status), r.check, r.subject)
 
 
-def render_results(outcome: ScanOutcome, config: Config) -> str:
-    """The results of a scan, per organisation and target, problems first."""
+def first_sentence(text: str) -> str:
+    """The first sentence of a check's fix text: the next step, for a line under a problem."""
+    flat = " ".join(text.split())
+    end = flat.find(". ")
+    return flat if end < 0 else flat[: end + 1]
+
+
+def render_results(outcome: ScanOutcome, config: Config, checks: Mapping[str, Check] | None = None) -> str:
+    """The results of a scan, per organisation and target, problems first, each with its next step."""
+    steps = {
+        cid: f"{first_sentence(c.words.fix)} Who: {c.words.who}. Time: {c.words.effort}."
+        for cid, c in (checks or {}).items()
+        if c.words is not None
+    }
     names = {o.id: o.name for o in config.organisations}
     orgs = []
     for org_id in outcome.organisations:
@@ -106,6 +119,7 @@ def render_results(outcome: ScanOutcome, config: Config) -> str:
             counts=Counter(r.status for r in outcome.results),
             Status=Status,
             version=__version__,
+            steps=steps,
         )
     )
 
