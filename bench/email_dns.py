@@ -47,8 +47,8 @@ TARGET_PEAK_MB = 300.0
 INSTALL_HINT = (
     "checkdmarc is not importable: pip install checkdmarc to run the comparison.\n"
     "checkdmarc 6.x needs cryptography>=50 while secbase pins cryptography<47, so give it its own venv:\n"
-    "  python3 -m venv /work/checkdmarc-venv && /work/checkdmarc-venv/bin/pip install checkdmarc==6.0.4\n"
-    "and run: .venv/bin/python bench/email_dns.py --checkdmarc-python /work/checkdmarc-venv/bin/python"
+    "  python3 -m venv .bench-venv && .bench-venv/bin/pip install checkdmarc==6.0.4\n"
+    "and run: .venv/bin/python bench/email_dns.py --checkdmarc-python .bench-venv/bin/python"
 )
 
 

@@ -71,9 +71,11 @@ class Facts:
         return len(self._known)
 
     def add(self, key: FactKey, fact: Any) -> None:
+        """Record a gathered fact (the scan does this; tests build Facts from a mapping instead)."""
         self._known[key] = fact
 
     def items(self) -> Iterable[tuple[FactKey, Any]]:
+        """Every fact gathered so far, with its key."""
         return self._known.items()
 
     def derive(self, key: Hashable, compute: Callable[[], F]) -> F:
@@ -95,6 +97,7 @@ class Facts:
             raise NeedFacts(missing)
 
     def get(self, key: FactKey, kind: type[F]) -> F:
+        """The fact for `key`, checked to be a `kind`; raises NeedFacts if it is not gathered yet."""
         self.require(key)
         fact = self._known[key]
         if not isinstance(fact, kind):
@@ -102,9 +105,11 @@ class Facts:
         return fact
 
     def dns(self, name: str, rdtype: str) -> DnsAnswer:
+        """The answer of the scan's resolvers to (name, type)."""
         return self.get(dns_key(name, rdtype), DnsAnswer)
 
     def dns_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
+        """The answer of one name server, asked directly, to (name, type)."""
         return self.get(dns_at_key(server, name, rdtype), DnsAnswer)
 
 

@@ -78,6 +78,7 @@ class Result:
 
     @property
     def fingerprint(self) -> str:
+        """This result's finding identity: organisation, check, target and subject."""
         return fingerprint(self.organisation, self.check, self.target, self.subject)
 
     @property
@@ -86,6 +87,7 @@ class Result:
         return self.status in (Status.FAIL, Status.WARN)
 
     def to_json(self) -> dict[str, Any]:
+        """The result as the documented JSON object (README, "JSON output")."""
         return {
             "organisation": self.organisation,
             "check": self.check,
@@ -110,6 +112,7 @@ class Result:
         evidence: str = "",
         severity: Severity | None = None,
     ) -> Result:
+        """A result of `check` on `target`; the severity is the check's unless given."""
         return cls(
             organisation=target.organisation,
             check=check.id,
@@ -123,14 +126,17 @@ class Result:
 
     @classmethod
     def passed(cls, check: Check, target: Target, summary: str, **kw: Any) -> Result:
+        """Meets the baseline."""
         return cls.make(check, target, Status.PASS, summary, **kw)
 
     @classmethod
     def fail(cls, check: Check, target: Target, summary: str, **kw: Any) -> Result:
+        """Does not meet the baseline: opens or refreshes a finding."""
         return cls.make(check, target, Status.FAIL, summary, **kw)
 
     @classmethod
     def warn(cls, check: Check, target: Target, summary: str, **kw: Any) -> Result:
+        """Works, but below the baseline's recommendation: opens or refreshes a finding."""
         return cls.make(check, target, Status.WARN, summary, **kw)
 
     @classmethod
@@ -140,6 +146,7 @@ class Result:
 
     @classmethod
     def not_applicable(cls, check: Check, target: Target, reason: str, **kw: Any) -> Result:
+        """The check does not apply here (a domain without mail...): resolves an open finding."""
         return cls.make(check, target, Status.NOT_APPLICABLE, reason, **kw)
 
 

@@ -58,6 +58,7 @@ class Check:
     module: str = ""
 
     def __call__(self, target: Target, facts: Facts, limits: Mapping[str, Any] | None = None) -> list[Result]:
+        """Evaluate the check, with its default thresholds overridden by `limits`."""
         return self.evaluate(target, facts, {**self.defaults, **(limits or {})})
 
     @property

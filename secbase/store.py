@@ -138,9 +138,14 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = _engine(url)
-        self._migrate()
+        try:
+            self._migrate()
+        except StoreError:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
+        """Release the database connections."""
         self.engine.dispose()
 
     def _migrate(self) -> None:
@@ -185,6 +190,7 @@ class Store:
         return int(scan_id)
 
     def scans(self) -> list[ScanRecord]:
+        """Every stored scan, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(scans).order_by(scans.c.id)).mappings().all()
         return [
@@ -200,6 +206,7 @@ class Store:
         ]
 
     def results(self, scan_id: int) -> list[Result]:
+        """The results of one stored scan, in the order they were written."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(results).where(results.c.scan_id == scan_id).order_by(results.c.id))
             return [
@@ -229,7 +236,12 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
             periods: dict[str, float] = {}
-            for p in conn.execute(sa.select(finding_periods)).mappings():
+            wanted = sa.select(findings.c.fingerprint).where(
+                query.whereclause if query.whereclause is not None else sa.true()
+            )
+            for p in conn.execute(
+                sa.select(finding_periods).where(finding_periods.c.fingerprint.in_(wanted))
+            ).mappings():
                 end = p["closed_at"] or now
                 periods[p["fingerprint"]] = (
                     periods.get(p["fingerprint"], 0.0) + (end - p["opened_at"]).total_seconds()

@@ -74,6 +74,7 @@ class DnsProbe:
         self.sent: Counter[tuple[str, ...]] = Counter()  # (server or "resolver", name, type) -> queries sent
 
     async def fetch(self, key: FactKey) -> DnsAnswer:
+        """The fact for a dns(...) or dns_at(...) key."""
         if key.kind == "dns":
             name, rdtype = key.args
             return await self.lookup(name, rdtype)
@@ -82,7 +83,7 @@ class DnsProbe:
         return await self.ask(server, self.nameserver_port, name, rdtype, recursion=False)
 
     async def lookup(self, name: str, rdtype: str) -> DnsAnswer:
-        """Ask each resolver in turn until one gives an answer (an empty one counts)."""
+        """Ask the scan's resolvers, each in turn until one answers (an empty answer counts)."""
         if not self.resolvers:
             return DnsAnswer(name, rdtype, DnsOutcome.ERROR, reason="no DNS resolver is configured")
         self.sent[("resolver", normalise_name(name), rdtype)] += 1
