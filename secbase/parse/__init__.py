@@ -1,4 +1,4 @@
-"""Pure parsers for the DNS text records secbase checks (SPF, DMARC, DKIM, TLS-RPT), and their error base."""
+"""Pure parsers for what servers send us (SPF, DMARC, DKIM, TLS-RPT, HSTS, CSP, cookies, security.txt, MTA-STS)."""
 
 
 class ParseError(ValueError):
