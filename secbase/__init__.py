@@ -3,6 +3,7 @@
 Third-party checks import only from this module, so that everything else can move.
 """
 
+from secbase._version import __version__
 from secbase.config import Config, LoadedConfig, load_config
 from secbase.errors import CheckLoadError, ConfigError, LabError, SecbaseError, StoreError
 from secbase.facts import (
@@ -18,8 +19,6 @@ from secbase.facts import (
 from secbase.model import Finding, Result, Severity, Status, Target, TargetKind, fingerprint
 from secbase.plugins import Check, CheckRegistry, CheckWords, check, load_checks
 from secbase.scan import ScanOutcome, run_scan
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Check",

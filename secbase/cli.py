@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from secbase import __version__
+from secbase._version import __version__
 from secbase.config import LoadedConfig, load_config
 from secbase.errors import SecbaseError
 from secbase.model import Finding
@@ -143,7 +143,7 @@ def _scan_and_store(
         loaded.config.organisation(org_id)  # an unknown id stops here, before any lookup
     update, stop = _progress(sys.stderr.isatty())
     try:
-        outcome = run_scan(loaded.config, checks, org_ids=org_ids, progress=update)
+        outcome = run_scan(loaded.config, checks, org_ids=org_ids, progress=update, ca_file=loaded.ca_file)
     finally:
         stop()
     if store:

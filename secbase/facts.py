@@ -108,6 +108,10 @@ class Facts:
         """The answer of the scan's resolvers to (name, type)."""
         return self.get(dns_key(name, rdtype), DnsAnswer)
 
+    def http(self, url: str) -> HttpAnswer:
+        """The GET of `url` and its redirect chain."""
+        return self.get(http_key(url), HttpAnswer)
+
     def dns_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
         """The answer of one name server, asked directly, to (name, type)."""
         return self.get(dns_at_key(server, name, rdtype), DnsAnswer)
@@ -176,3 +180,65 @@ class DnsAnswer:
             assert isinstance(rd, dns.rdtypes.ANY.TXT.TXT)
             out.append(tuple(rd.strings))
         return tuple(out)
+
+
+def http_key(url: str) -> FactKey:
+    """Key of a GET of `url`, redirects followed hop by hop (each host resolved by the scan's resolvers)."""
+    return FactKey("http", (url,))
+
+
+class HttpOutcome(StrEnum):
+    """How fetching a page ended. The first six are observations; the last three mean "could not tell"."""
+
+    OK = "ok"  # an answer (of any status) at the end of the redirect chain
+    TLS_ERROR = "tls_error"  # the certificate was not accepted, or the handshake failed
+    REFUSED = "refused"  # nothing listens on that port
+    NO_ADDRESS = "no_address"  # the host name does not exist or has no address
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    REDIRECT_LOOP = "redirect_loop"
+    TIMEOUT = "timeout"
+    DNS_ERROR = "dns_error"  # the host's address could not be looked up
+    ERROR = "error"  # a broken answer, a network error
+
+
+HTTP_UNKNOWN = frozenset({HttpOutcome.TIMEOUT, HttpOutcome.DNS_ERROR, HttpOutcome.ERROR})
+
+
+@dataclass(frozen=True)
+class HttpHop:
+    """One request of a redirect chain and the answer to it."""
+
+    url: str
+    address: str  # where we connected, from the scan's resolvers
+    status: int
+    headers: tuple[tuple[str, str], ...]  # as received, names lower-cased, repeated headers kept apart
+    location: str | None = None
+
+    def header(self, name: str) -> list[str]:
+        """Every value of a header (names are case-insensitive, RFC 9110 5.1)."""
+        wanted = name.lower()
+        return [v for n, v in self.headers if n == wanted]
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A GET and its redirect chain. Everything in it is what a server sent: data, never instructions."""
+
+    url: str
+    outcome: HttpOutcome
+    hops: tuple[HttpHop, ...] = ()
+    body: str = ""  # the final page, at most 1 MiB, decoded with errors replaced
+    body_truncated: bool = False
+    reason: str = ""  # what happened, in plain words, for every outcome but OK
+
+    @property
+    def final(self) -> HttpHop | None:
+        """The last answer of the chain, if any server answered at all."""
+        return self.hops[-1] if self.hops else None
+
+    @property
+    def error(self) -> str | None:
+        """Why this could not be checked, or None when the outcome is an observation."""
+        if self.outcome in HTTP_UNKNOWN:
+            return self.reason or f"fetching {self.url} ended in {self.outcome}"
+        return None

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from secbase.config import Config, Organisation
@@ -15,6 +16,7 @@ from secbase.model import Result, Status, Target, TargetKind
 from secbase.plugins import Check
 from secbase.probes import Limiter, Probe, ProbeFailure
 from secbase.probes.dns import DnsProbe
+from secbase.probes.http import HttpProbe
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +83,16 @@ class _FactStore(Facts):
             fact = ProbeFailure(f"no probe gathers {key.kind} facts")
         else:
             try:
-                fact = await probe.fetch(key)
+                fact = await probe.fetch(key, self)
             except Exception as exc:  # the probe boundary: a bug of ours becomes a fact, the scan goes on
                 log.exception("probe %s failed on %s", key.kind, key)
                 fact = ProbeFailure(f"the {key.kind} probe failed on {key}: {type(exc).__name__}: {exc}")
         self.add(key, fact)
+
+    async def fact(self, key: FactKey) -> object:
+        """Gather one fact (once per scan, whoever asks) and return it: probes use this for their inputs."""
+        await self.gather([key])
+        return self._known[key]
 
     def get(self, key: FactKey, kind: Any) -> Any:
         self.require(key)
@@ -150,6 +157,7 @@ def run_scan(
     probes: Mapping[str, Probe] | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    ca_file: Path | None = None,
 ) -> ScanOutcome:
     """Scan the selected organisations (all when none given) with the given checks.
 
@@ -161,7 +169,7 @@ def run_scan(
     clock = now or started
 
     async def main() -> tuple[list[Result], dict[str, Any]]:
-        probe_map = dict(probes) if probes is not None else default_probes(config)
+        probe_map = dict(probes) if probes is not None else default_probes(config, ca_file=ca_file)
         try:
             results = await _scan(orgs, checks, probe_map, clock, progress)
         finally:
@@ -187,8 +195,11 @@ def run_scan(
     )
 
 
-def default_probes(config: Config) -> dict[str, Probe]:
-    """The probes of a real scan, sharing one limiter; call inside the event loop that will use them."""
+def default_probes(config: Config, *, ca_file: Path | None = None) -> dict[str, Probe]:
+    """The probes of a real scan, sharing one limiter; call inside the event loop that will use them.
+
+    `ca_file` is the config's extra CA file, already resolved against the config's folder.
+    """
     limiter = Limiter(total=config.scan.concurrency, per_server=config.scan.per_server)
     dns_probe = DnsProbe(
         resolvers=config.scan.resolvers,
@@ -196,4 +207,5 @@ def default_probes(config: Config) -> dict[str, Probe]:
         limiter=limiter,
         nameserver_port=config.scan.nameserver_port,
     )
-    return {kind: dns_probe for kind in dns_probe.kinds}
+    http_probe = HttpProbe(timeout_s=config.scan.timeout, limiter=limiter, ca_file=ca_file)
+    return {kind: probe for probe in (dns_probe, http_probe) for kind in probe.kinds}

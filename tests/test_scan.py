@@ -60,7 +60,7 @@ def test_a_probe_that_raises_is_an_error_result(lab_config: LoadedConfig, regist
     class Exploding:
         kinds = ("dns", "dns_at")
 
-        async def fetch(self, key: FactKey) -> object:
+        async def fetch(self, key: FactKey, facts: object) -> object:
             raise RuntimeError(f"boom on {key}")
 
     probes: dict[str, Probe] = {"dns": Exploding(), "dns_at": Exploding()}

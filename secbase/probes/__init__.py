@@ -10,12 +10,19 @@ from typing import Protocol
 from secbase.facts import FactKey
 
 
+class FactSource(Protocol):
+    """The scan's facts, as a probe sees them: a probe that needs another fact (an address, say) asks here,
+    so that it is gathered once and shared, like any fact a check asks for."""
+
+    async def fact(self, key: FactKey) -> object: ...
+
+
 class Probe(Protocol):
     """Gathers the facts of some kinds. `fetch` returns a fact for every key, successful or not."""
 
     kinds: tuple[str, ...]
 
-    async def fetch(self, key: FactKey) -> object: ...
+    async def fetch(self, key: FactKey, facts: FactSource) -> object: ...
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import dns.rrset
 import dns.wire
 
 from secbase.facts import DnsAnswer, DnsOutcome, FactKey, normalise_name
-from secbase.probes import Limiter
+from secbase.probes import FactSource, Limiter
 from secbase.probes._udp import UdpChannels
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class DnsProbe:
         self.channels = UdpChannels()
         self.sent: Counter[tuple[str, ...]] = Counter()  # (server or "resolver", name, type) -> queries sent
 
-    async def fetch(self, key: FactKey) -> DnsAnswer:
+    async def fetch(self, key: FactKey, facts: FactSource | None = None) -> DnsAnswer:
         """The fact for a dns(...) or dns_at(...) key."""
         if key.kind == "dns":
             name, rdtype = key.args

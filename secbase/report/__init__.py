@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from secbase import __version__
+from secbase._version import __version__
 from secbase.config import Config
 from secbase.model import Finding, Result, Severity, Status
 from secbase.plugins import Check

@@ -1,0 +1,211 @@
+"""The HTTP probe against real servers on loopback: its own resolver, hop-by-hop redirects, caps and time-outs."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secbase.facts import DnsAnswer, DnsOutcome, FactKey, HttpAnswer, HttpOutcome, dns_key, http_key
+from secbase.lab.pki import LabPki, server_context
+from secbase.probes import Limiter
+from secbase.probes.http import MAX_BODY, USER_AGENT, HttpProbe
+
+WWW, OTHER, SELF_SIGNED = "127.44.90.1", "127.44.90.2", "127.44.90.3"
+PORT_HTTPS, PORT_HTTP = 8443, 8080
+SEEN: list[dict[str, str]] = []
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet tests
+
+    def do_GET(self) -> None:
+        SEEN.append(
+            {
+                "path": self.path,
+                "host": self.headers.get("Host", ""),
+                "ua": self.headers.get("User-Agent", ""),
+            }
+        )
+        tls = isinstance(self.connection, ssl.SSLSocket)
+        if not tls:
+            self._send(
+                301, {"Location": f"https://{self.headers['Host'].split(':')[0]}:{PORT_HTTPS}{self.path}"}
+            )
+            return
+        if self.path == "/elsewhere":
+            self._send(302, {"Location": f"https://other.test:{PORT_HTTPS}/"})
+        elif self.path == "/loop":
+            self._send(302, {"Location": "/loop"})
+        elif self.path == "/huge":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                return
+        elif self.path == "/slow":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            try:
+                for _ in range(60):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                return
+        else:
+            headers = {"Content-Type": "text/html; charset=utf-8", "Strict-Transport-Security": "max-age=300"}
+            body = b"<html><head><meta name=generator content='WordPress 6.1'></head><body>\xff\xfe bad utf-8</body></html>"
+            self.send_response(200)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Set-Cookie", "a=1; Path=/")
+            self.send_header("Set-Cookie", "b=2, with a comma; Secure")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def _send(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
+    return LabPki(tmp_path_factory.mktemp("pki"), now=datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+def servers(pki: LabPki) -> Iterator[None]:
+    good = pki.issue("www", sans=["www.alder.test", "other.test"])
+    bad = pki.issue("self", sans=["selfsigned.test"], kind="self_signed")
+    running = []
+    for address, cert in ((WWW, good), (OTHER, good), (SELF_SIGNED, bad)):
+        https = ThreadingHTTPServer((address, PORT_HTTPS), _Handler)
+        https.socket = server_context(cert).wrap_socket(https.socket, server_side=True)
+        http = ThreadingHTTPServer((address, PORT_HTTP), _Handler)
+        running += [https, http]
+    for server in running:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield
+    for server in running:
+        server.shutdown()
+        server.server_close()
+
+
+class _Dns:
+    """The scan's fact source, with the lab's names: the probe must resolve through it, not the system."""
+
+    def __init__(self) -> None:
+        self.asked: list[FactKey] = []
+        self.zone = {"www.alder.test": WWW, "other.test": OTHER, "selfsigned.test": SELF_SIGNED}
+
+    async def fact(self, key: FactKey) -> object:
+        self.asked.append(key)
+        name, rdtype = key.args
+        if name == "broken.test":
+            return DnsAnswer(name, rdtype, DnsOutcome.SERVFAIL, reason="SERVFAIL")
+        if rdtype == "A" and name in self.zone:
+            return DnsAnswer(name, rdtype, DnsOutcome.OK, records=(self.zone[name],))
+        return DnsAnswer(name, rdtype, DnsOutcome.NXDOMAIN)
+
+
+def get(pki: LabPki, url: str, *, timeout_s: float = 2.0) -> tuple[HttpAnswer, _Dns]:
+    source = _Dns()
+
+    async def main() -> HttpAnswer:
+        probe = HttpProbe(
+            timeout_s=timeout_s, limiter=Limiter(total=4, per_server=2), ca_file=pki.ca_pem_path
+        )
+        try:
+            return await probe.fetch(http_key(url), source)
+        finally:
+            probe.close()
+
+    return asyncio.run(main()), source
+
+
+def test_http_is_followed_hop_by_hop_to_https_with_the_real_name(pki: LabPki, servers: None) -> None:
+    SEEN.clear()
+    answer, dns = get(pki, f"http://www.alder.test:{PORT_HTTP}/")
+    assert answer.outcome is HttpOutcome.OK
+    assert [h.status for h in answer.hops] == [301, 200]
+    assert answer.final is not None and answer.final.url == f"https://www.alder.test:{PORT_HTTPS}/"
+    assert answer.final.address == WWW
+    assert dns.asked[0] == dns_key("www.alder.test", "A")
+    assert all(s["host"].startswith("www.alder.test") and s["ua"] == USER_AGENT for s in SEEN)
+
+
+def test_repeated_headers_stay_apart_and_names_are_lower_case(pki: LabPki, servers: None) -> None:
+    answer, _ = get(pki, f"https://www.alder.test:{PORT_HTTPS}/")
+    assert answer.final is not None
+    assert answer.final.header("Set-Cookie") == ["a=1; Path=/", "b=2, with a comma; Secure"]
+    assert answer.final.header("strict-transport-security") == ["max-age=300"]
+    assert "WordPress 6.1" in answer.body and "\ufffd" in answer.body  # invalid UTF-8 replaced, not a crash
+
+
+def test_a_redirect_to_another_host_resolves_that_host_too(pki: LabPki, servers: None) -> None:
+    answer, dns = get(pki, f"https://www.alder.test:{PORT_HTTPS}/elsewhere")
+    assert [h.address for h in answer.hops] == [WWW, OTHER]
+    assert dns_key("other.test", "A") in dns.asked
+
+
+def test_a_redirect_loop_is_detected(pki: LabPki, servers: None) -> None:
+    answer, _ = get(pki, f"https://www.alder.test:{PORT_HTTPS}/loop")
+    assert answer.outcome is HttpOutcome.REDIRECT_LOOP and answer.error is None
+
+
+def test_a_certificate_not_accepted_is_a_tls_error_observation(pki: LabPki, servers: None) -> None:
+    answer, _ = get(pki, f"https://selfsigned.test:{PORT_HTTPS}/")
+    assert answer.outcome is HttpOutcome.TLS_ERROR
+    assert "certificate" in answer.reason and answer.error is None
+
+
+def test_nothing_listening_is_refused(pki: LabPki, servers: None) -> None:
+    answer, _ = get(pki, "https://www.alder.test:9/")
+    assert answer.outcome is HttpOutcome.REFUSED
+
+
+def test_a_name_without_address_and_a_failing_resolver_differ(pki: LabPki) -> None:
+    assert get(pki, "https://nowhere.test/")[0].outcome is HttpOutcome.NO_ADDRESS
+    failed = get(pki, "https://broken.test/")[0]
+    assert failed.outcome is HttpOutcome.DNS_ERROR and failed.error is not None
+
+
+def test_an_endless_body_is_cut_at_one_mebibyte(pki: LabPki, servers: None) -> None:
+    answer, _ = get(pki, f"https://www.alder.test:{PORT_HTTPS}/huge")
+    assert answer.outcome is HttpOutcome.OK and answer.body_truncated
+    assert len(answer.body) == MAX_BODY
+
+
+@pytest.mark.slow
+def test_a_server_answering_slowly_costs_one_deadline_not_a_hang(pki: LabPki, servers: None) -> None:
+    began = time.monotonic()
+    answer, _ = get(pki, f"https://www.alder.test:{PORT_HTTPS}/slow", timeout_s=1.0)
+    assert answer.outcome is HttpOutcome.OK and answer.body_truncated
+    assert time.monotonic() - began < 10  # the deadline is 3 x the time-out, not 60 x 0.2 s
+
+
+def test_only_urls_we_can_follow_are_followed(pki: LabPki) -> None:
+    answer, _ = get(pki, "ftp://www.alder.test/")
+    assert answer.outcome is HttpOutcome.ERROR
+    assert Path(__file__).exists()
