@@ -8,7 +8,10 @@ from types import TracebackType
 
 from secbase.errors import LabError
 from secbase.lab.dns import LabDnsServer
+from secbase.lab.pki import LabPki
+from secbase.lab.sites import build_sites
 from secbase.lab.towns import LAB_NET, TOWNS, Town, build_dns, config_yaml
+from secbase.lab.web import LabWebServer
 
 __all__ = ["TOWNS", "Lab", "Town"]
 
@@ -31,6 +34,7 @@ class Lab:
         self.now = now or datetime.now(UTC)
         self.timeout_s = timeout_s
         self.dns: LabDnsServer | None = None
+        self.web: LabWebServer | None = None
 
     @property
     def config_path(self) -> Path:
@@ -56,9 +60,20 @@ class Lab:
                 f"the lab's DNS server cannot start on 127.{self.net}.x.x: {exc}; is another lab running? "
                 f"Use another network, e.g. --lab-net {self.net + 1}"
             ) from exc
+        try:
+            pki = LabPki(self.workdir / "pki", now=self.now)
+            self.web = LabWebServer(build_sites(pki, net=self.net, now=self.now))
+            self.web.start()
+        except OSError as exc:
+            self.stop()
+            raise LabError(f"the lab's web servers cannot start on 127.{self.net}.30.x: {exc}") from exc
         self.config_path.write_text(config_yaml(timeout_s=self.timeout_s, net=self.net), encoding="utf-8")
 
     def stop(self) -> None:
+        """Stop every lab server; safe to call twice."""
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         if self.dns is not None:
             self.dns.stop()
             self.dns = None

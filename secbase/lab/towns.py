@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from secbase.lab.dnssec import sign_zone
+from secbase.lab.sites import web_address
 
 LAB_NET = 53  # the lab lives on 127.53.x.y; another second octet runs a second lab beside it
 RESOLVER = "127.53.0.1"  # the scan's resolver in the default lab: it answers for every lab name
@@ -25,6 +26,7 @@ class Town:
     domains: tuple[str, ...]
     non_mail_domains: tuple[str, ...] = ()
     dkim_selectors: tuple[str, ...] = ()
+    websites: tuple[str, ...] = ()
     planted: tuple[str, ...] = ()  # what is wrong, in words, for the demo and the tests
 
 
@@ -45,7 +47,8 @@ TOWNS = (
         ("alder.test",),
         ("old-alder.test",),
         ("s1",),
-        planted=("nothing: every email and DNS check passes",),
+        websites=("www.alder.test",),
+        planted=("nothing: every email, DNS and web check passes",),
     ),
     Town(
         "birch",
@@ -53,6 +56,7 @@ TOWNS = (
         ("birch.test", "birch-library.test"),
         (),
         ("s1",),
+        websites=("www.birch.test",),
         planted=(
             "SPF ends in ~all and needs 12 lookups",
             "DMARC p=none without reports",
@@ -61,6 +65,7 @@ TOWNS = (
             "name servers in one /24",
             "an MX host without an address",
             "birch-library.test: two SPF records and no DMARC",
+            "www.birch.test: no redirect to HTTPS, HSTS for a day, headers missing, a cookie without Secure, Apache and WordPress versions shown, no security.txt",
         ),
     ),
     Town(
@@ -69,6 +74,7 @@ TOWNS = (
         ("cedar.test",),
         ("old-cedar.test",),
         ("s1", "s2", "s3"),
+        websites=("cedar.test", "www.cedar.test"),
         planted=(
             "SPF split into two strings that join badly",
             "DMARC does not start with v=DMARC1",
@@ -77,6 +83,8 @@ TOWNS = (
             "one of two name servers dead",
             "TLS-RPT without rua",
             "old-cedar.test sends no mail but says nothing of it",
+            "cedar.test: no HTTPS, and HTTP goes to www.cedar.test before HTTPS",
+            "www.cedar.test: CSP allows inline scripts, PHP version shown, security.txt expired",
         ),
     ),
     Town(
@@ -85,10 +93,12 @@ TOWNS = (
         ("dogwood.county.test",),
         (),
         (),
+        websites=("www.dogwood.county.test",),
         planted=(
             "no MX",
             "SPF ends in ?all with 4 void lookups and an include with no SPF",
             "DMARC inherited from county.test: sp=quarantine at pct=50, reports to an unauthorised domain",
+            "www.dogwood.county.test: a self-signed certificate",
         ),
     ),
     Town(
@@ -97,11 +107,12 @@ TOWNS = (
         ("elm.test",),
         (),
         ("s1",),
+        websites=("www.elm.test",),
         planted=("its DNS answers SERVFAIL and _dmarc times out: every check says it could not check",),
     ),
 )
 
-DROP = ["_dmarc.elm.test"]
+DROP = ["_dmarc.elm.test", "www.elm.test"]
 SERVFAIL = ["elm.test", "_smtp._tls.elm.test", "s1._domainkey.elm.test"]
 
 
@@ -145,7 +156,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
         [
             f"alder.test. {TTL} IN MX 10 mail.alder.test.",
             f"mail.alder.test. {TTL} IN A 127.0.4.25",
-            f"www.alder.test. {TTL} IN A 127.0.3.10",
+            f"www.alder.test. {TTL} IN A {web_address(net, 1)}",
             f"alder.test. {TTL} IN TXT " + _txt("v=spf1 mx ip4:192.0.2.0/24 -all"),
             f"alder.test. {TTL} IN TXT " + _txt("google-site-verification=lab"),
             f"_dmarc.alder.test. {TTL} IN TXT "
@@ -178,6 +189,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
             f"birch.test. {TTL} IN MX 10 mail.birch.test.",
             f"birch.test. {TTL} IN MX 20 backup-mx.birch.test.",
             f"birch.test. {TTL} IN A 127.0.3.20",
+            f"www.birch.test. {TTL} IN A {web_address(net, 2)}",
             f"mail.birch.test. {TTL} IN A 127.0.4.26",
             "birch.test. 300 IN TXT "
             + _txt("v=spf1 include:_spf1.birch.test include:_spf2.birch.test include:_spf3.birch.test ~all"),
@@ -200,6 +212,8 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
         [
             f"cedar.test. {TTL} IN MX 10 mail.cedar.test.",
             f"mail.cedar.test. {TTL} IN A 127.0.4.27",
+            f"cedar.test. {TTL} IN A {web_address(net, 6)}",
+            f"www.cedar.test. {TTL} IN A {web_address(net, 3)}",
             # The provider split the record at a space and dropped it: joined, it reads "...10-all".
             f'cedar.test. {TTL} IN TXT "v=spf1 ip4:192.0.2.10" "-all"',
             f"_dmarc.cedar.test. {TTL} IN TXT " + _txt("p=reject; v=DMARC1; rua=mailto:dmarc@cedar.test"),
@@ -230,6 +244,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
                 "include:missing.county.test ?all"
             ),
             f"dogwood.county.test. {TTL} IN A 127.0.3.40",
+            f"www.dogwood.county.test. {TTL} IN A {web_address(net, 4)}",
             f"_smtp._tls.dogwood.county.test. {TTL} IN TXT " + _txt("v=TLSRPTv1; rua=mailto:tls@county.test"),
         ],
     )
@@ -285,6 +300,7 @@ def config_yaml(*, timeout_s: float = 1.5, net: int = LAB_NET) -> str:
         "scan:",
         f'  resolvers: ["127.{net}.0.1"]',
         f"  timeout: {timeout_s}",
+        "  ca_file: pki/lab-root-ca.pem   # the lab's own certificate authority",
         "organisations:",
     ]
     for town in TOWNS:
@@ -298,5 +314,7 @@ def config_yaml(*, timeout_s: float = 1.5, net: int = LAB_NET) -> str:
             lines.append(f"    non_mail_domains: [{', '.join(town.non_mail_domains)}]")
         if town.dkim_selectors:
             lines.append(f"    dkim_selectors: [{', '.join(town.dkim_selectors)}]")
+        if town.websites:
+            lines.append(f"    websites: [{', '.join(town.websites)}]")
         lines += [f"    # planted: {p}" for p in town.planted]
     return "\n".join(lines) + "\n"

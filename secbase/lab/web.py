@@ -165,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     server: _Server
     protocol_version = "HTTP/1.1"
-    server_version = "lab-httpd/1.0"
+    server_version = "lab-httpd"  # no version: a site plants one with headers={"Server": [...]}
     sys_version = ""
     timeout = IDLE_TIMEOUT
 
@@ -236,9 +236,10 @@ class _Handler(BaseHTTPRequestHandler):
             # Latin-1 encoding turns these into bytes 0xE9 0xFF 0xFE: never valid UTF-8.
             headers = [*headers, ("X-Lab-Greeting", "caf\xe9 \xff\xfe")]
             body = body + b"<p>caf\xe9 \xff\xfe \xc3\x28</p>\n"
+        own_server = any(name.lower() == "server" for name, _ in headers)
         lines = [
             f"{self.protocol_version} {code} {HTTPStatus(code).phrase}",
-            f"Server: {self.server_version}",
+            *([] if own_server else [f"Server: {self.server_version}"]),
             f"Date: {self.date_time_string()}",
             *(f"{name}: {value}" for name, value in headers),
         ]
