@@ -74,17 +74,8 @@ mytown_checks = ["*.yml"]
 """
 
 
-@pytest.fixture(scope="module")
-def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build and install a tiny third-party check package into a temporary environment of its own."""
-    src = tmp_path_factory.mktemp("plugin-src")
-    (src / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
-    pkg = src / "mytown_checks"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text('"""mytown checks."""\n')
-    (pkg / "www.py").write_text(PLUGIN_CODE)
-    (pkg / "www.yml").write_text(PLUGIN_WORDS)
-    site = tmp_path_factory.mktemp("plugin-site")
+def install(src: Path, site: Path) -> None:
+    """Build and install a package into a folder of its own: a temporary environment, offline."""
     proc = subprocess.run(
         [
             sys.executable,
@@ -104,6 +95,20 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build and install a tiny third-party check package into a temporary environment of its own."""
+    src = tmp_path_factory.mktemp("plugin-src")
+    (src / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
+    pkg = src / "mytown_checks"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""mytown checks."""\n')
+    (pkg / "www.py").write_text(PLUGIN_CODE)
+    (pkg / "www.yml").write_text(PLUGIN_WORDS)
+    site = tmp_path_factory.mktemp("plugin-site")
+    install(src, site)
     return site
 
 
@@ -229,25 +234,7 @@ def test_a_broken_plugin_is_skipped_with_a_warning_and_the_rest_runs(
     (pkg / "__init__.py").write_text('"""broken checks."""\n')
     (pkg / "bad.py").write_text("raise RuntimeError('a bug in the plugin')\n")
     site = tmp_path_factory.mktemp("broken-site")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(src),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
+    install(src, site)
     proc = secbase(site, "checks", "--json")
     assert proc.returncode == 0, proc.stderr
     assert "checks from broken-checks were not loaded" in proc.stderr
