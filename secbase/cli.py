@@ -143,7 +143,7 @@ def _scan_and_store(
         loaded.config.organisation(org_id)  # an unknown id stops here, before any lookup
     update, stop = _progress(sys.stderr.isatty())
     try:
-        outcome = run_scan(loaded.config, checks, org_ids=org_ids, progress=update, ca_file=loaded.ca_file)
+        outcome = run_scan(loaded.config, checks, org_ids=org_ids, progress=update)
     finally:
         stop()
     if store:

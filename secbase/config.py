@@ -218,11 +218,6 @@ class LoadedConfig(BaseModel):
     config: Config
     digest: str  # sha256 of the file's bytes, stored with each scan
 
-    @property
-    def ca_file(self) -> Path | None:
-        ca = self.config.scan.ca_file
-        return None if ca is None else (ca if ca.is_absolute() else self.path.parent / ca)
-
 
 def load_config(path: str | Path) -> LoadedConfig:
     """Read and validate a config file; raise ConfigError with one line naming the file, key and fix."""
@@ -252,9 +247,11 @@ def load_config(path: str | Path) -> LoadedConfig:
         raise ConfigError(f"{name}: {describe_error(exc, raw)}") from exc
     ca = cfg.scan.ca_file
     if ca is not None:
-        ca_path = ca if ca.is_absolute() else p.parent / ca
+        # Relative to the config file, whatever folder the scan runs from; kept absolute from here on.
+        ca_path = (ca if ca.is_absolute() else p.parent / ca).resolve()
         if not ca_path.is_file():
             raise ConfigError(f"{name}: scan.ca_file: {ca_path} does not exist; give the path of a PEM file")
+        cfg = cfg.model_copy(update={"scan": cfg.scan.model_copy(update={"ca_file": ca_path})})
     return LoadedConfig(path=p, config=cfg, digest=hashlib.sha256(data).hexdigest())
 
 

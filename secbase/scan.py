@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from secbase.config import Config, Organisation
@@ -157,7 +156,6 @@ def run_scan(
     probes: Mapping[str, Probe] | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
-    ca_file: Path | None = None,
 ) -> ScanOutcome:
     """Scan the selected organisations (all when none given) with the given checks.
 
@@ -169,7 +167,7 @@ def run_scan(
     clock = now or started
 
     async def main() -> tuple[list[Result], dict[str, Any]]:
-        probe_map = dict(probes) if probes is not None else default_probes(config, ca_file=ca_file)
+        probe_map = dict(probes) if probes is not None else default_probes(config)
         try:
             results = await _scan(orgs, checks, probe_map, clock, progress)
         finally:
@@ -195,11 +193,8 @@ def run_scan(
     )
 
 
-def default_probes(config: Config, *, ca_file: Path | None = None) -> dict[str, Probe]:
-    """The probes of a real scan, sharing one limiter; call inside the event loop that will use them.
-
-    `ca_file` is the config's extra CA file, already resolved against the config's folder.
-    """
+def default_probes(config: Config) -> dict[str, Probe]:
+    """The probes of a real scan, sharing one limiter; call inside the event loop that will use them."""
     limiter = Limiter(total=config.scan.concurrency, per_server=config.scan.per_server)
     dns_probe = DnsProbe(
         resolvers=config.scan.resolvers,
@@ -207,5 +202,5 @@ def default_probes(config: Config, *, ca_file: Path | None = None) -> dict[str, 
         limiter=limiter,
         nameserver_port=config.scan.nameserver_port,
     )
-    http_probe = HttpProbe(timeout_s=config.scan.timeout, limiter=limiter, ca_file=ca_file)
+    http_probe = HttpProbe(timeout_s=config.scan.timeout, limiter=limiter, ca_file=config.scan.ca_file)
     return {kind: probe for probe in (dns_probe, http_probe) for kind in probe.kinds}

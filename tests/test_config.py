@@ -152,3 +152,12 @@ def test_a_domain_listed_twice_is_refused(tmp_path: Path) -> None:
         'town.yml: organisations[0]: "alder.on.ca" is listed twice; a domain goes once, under domains or '
         "under non_mail_domains"
     )
+
+
+def test_a_relative_ca_file_is_found_beside_the_config_wherever_the_scan_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lab-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    config = write(tmp_path, GOOD.replace("  timeout: 3", "  timeout: 3\n  ca_file: lab-ca.pem"))
+    monkeypatch.chdir("/")
+    assert load_config(config).config.scan.ca_file == (tmp_path / "lab-ca.pem").resolve()
