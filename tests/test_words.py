@@ -35,7 +35,7 @@ CATALOGUE_ROW = re.compile(r"^\|\s*`((?:email|dns)\.[a-z0-9_.]+)`\s*\|", re.MULT
 
 # Jargon a clerk may not know: each use in a check's risk or fix needs "TERM (what it is)" or
 # "TERM record (what it is)" somewhere in that check's title, risk or fix.
-JARGON = ("SPF", "DMARC", "DKIM", "MX", "DNSSEC", "CAA")
+JARGON = ("SPF", "DMARC", "DKIM", "MX", "DNSSEC", "CAA", "HSTS", "CSP", "HTTPS")
 PROVIDERS = frozenset({"microsoft365", "google_workspace", "web_host"})
 MAX_RISK_CHARS = 350
 MAX_FIX_CHARS = 600
