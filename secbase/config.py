@@ -46,7 +46,10 @@ def _host(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
-        pass
+        return _host_name(value)  # not an address: it must then be a name
+
+
+def _host_name(value: str) -> str:
     try:
         return _domain(value)
     except PydanticCustomError:
