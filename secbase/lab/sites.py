@@ -73,4 +73,18 @@ def build_sites(pki: LabPki, *, net: int, now: datetime) -> list[LabSite]:
         pki.issue("www.dogwood.county.test", sans=["www.dogwood.county.test"], kind="self_signed"),
         headers=GOOD_HEADERS,
     )
-    return [alder, birch, cedar_www, cedar_apex, dogwood]
+    mta_sts = [  # the MTA-STS policy hosts (RFC 8461 3.3): Alder enforces, Birch misses its MX, Cedar tests
+        LabSite(
+            f"mta-sts.{domain}",
+            web_address(net, n),
+            pki.issue(f"mta-sts.{domain}", sans=[f"mta-sts.{domain}"]),
+            http_behaviour="none",
+            mta_sts_policy=f"version: STSv1\r\nmode: {mode}\r\nmx: {mx}\r\nmax_age: 604800\r\n",
+        )
+        for n, domain, mode, mx in (
+            (7, "alder.test", "enforce", "mail.alder.test"),
+            (8, "birch.test", "enforce", "*.mail.elsewhere.test"),
+            (9, "cedar.test", "testing", "mail.cedar.test"),
+        )
+    ]
+    return [alder, birch, cedar_www, cedar_apex, dogwood, *mta_sts]

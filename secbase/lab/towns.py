@@ -65,6 +65,7 @@ TOWNS = (
             "name servers in one /24",
             "an MX host without an address",
             "birch-library.test: two SPF records and no DMARC",
+            "MTA-STS policy lists none of the MX hosts",
             "www.birch.test: no redirect to HTTPS, HSTS for a day, headers missing, a cookie without Secure, Apache and WordPress versions shown, no security.txt",
         ),
     ),
@@ -82,6 +83,7 @@ TOWNS = (
             "DNSSEC signatures expired",
             "one of two name servers dead",
             "TLS-RPT without rua",
+            "MTA-STS in testing mode",
             "old-cedar.test sends no mail but says nothing of it",
             "cedar.test: no HTTPS, and HTTP goes to www.cedar.test before HTTPS",
             "www.cedar.test: CSP allows inline scripts, PHP version shown, security.txt expired",
@@ -113,7 +115,7 @@ TOWNS = (
 )
 
 DROP = ["_dmarc.elm.test", "www.elm.test"]
-SERVFAIL = ["elm.test", "_smtp._tls.elm.test", "s1._domainkey.elm.test"]
+SERVFAIL = ["elm.test", "_smtp._tls.elm.test", "s1._domainkey.elm.test", "_mta-sts.elm.test"]
 
 
 def _txt(value: str) -> str:
@@ -157,6 +159,8 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
             f"alder.test. {TTL} IN MX 10 mail.alder.test.",
             f"mail.alder.test. {TTL} IN A 127.0.4.25",
             f"www.alder.test. {TTL} IN A {web_address(net, 1)}",
+            f"mta-sts.alder.test. {TTL} IN A {web_address(net, 7)}",
+            f"_mta-sts.alder.test. {TTL} IN TXT " + _txt("v=STSv1; id=20261125T000000;"),
             f"alder.test. {TTL} IN TXT " + _txt("v=spf1 mx ip4:192.0.2.0/24 -all"),
             f"alder.test. {TTL} IN TXT " + _txt("google-site-verification=lab"),
             f"_dmarc.alder.test. {TTL} IN TXT "
@@ -190,6 +194,8 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
             f"birch.test. {TTL} IN MX 20 backup-mx.birch.test.",
             f"birch.test. {TTL} IN A 127.0.3.20",
             f"www.birch.test. {TTL} IN A {web_address(net, 2)}",
+            f"mta-sts.birch.test. {TTL} IN A {web_address(net, 8)}",
+            f"_mta-sts.birch.test. {TTL} IN TXT " + _txt("v=STSv1; id=2026a;"),
             f"mail.birch.test. {TTL} IN A 127.0.4.26",
             "birch.test. 300 IN TXT "
             + _txt("v=spf1 include:_spf1.birch.test include:_spf2.birch.test include:_spf3.birch.test ~all"),
@@ -214,6 +220,8 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
             f"mail.cedar.test. {TTL} IN A 127.0.4.27",
             f"cedar.test. {TTL} IN A {web_address(net, 6)}",
             f"www.cedar.test. {TTL} IN A {web_address(net, 3)}",
+            f"mta-sts.cedar.test. {TTL} IN A {web_address(net, 9)}",
+            f"_mta-sts.cedar.test. {TTL} IN TXT " + _txt("v=STSv1; id=1;"),
             # The provider split the record at a space and dropped it: joined, it reads "...10-all".
             f'cedar.test. {TTL} IN TXT "v=spf1 ip4:192.0.2.10" "-all"',
             f"_dmarc.cedar.test. {TTL} IN TXT " + _txt("p=reject; v=DMARC1; rua=mailto:dmarc@cedar.test"),
