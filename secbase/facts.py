@@ -112,6 +112,10 @@ class Facts:
         """The GET of `url` and its redirect chain."""
         return self.get(http_key(url), HttpAnswer)
 
+    def smtp(self, mx: str, address: str, port: int = 25) -> SmtpAnswer:
+        """The conversation with one MX host at one address."""
+        return self.get(smtp_key(mx, address, port), SmtpAnswer)
+
     def dns_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
         """The answer of one name server, asked directly, to (name, type)."""
         return self.get(dns_at_key(server, name, rdtype), DnsAnswer)
@@ -242,3 +246,45 @@ class HttpAnswer:
         if self.outcome in HTTP_UNKNOWN:
             return self.reason or f"fetching {self.url} ended in {self.outcome}"
         return None
+
+
+def smtp_key(mx: str, address: str, port: int = 25) -> FactKey:
+    """Key of one SMTP conversation with an MX host at one of its addresses: banner, EHLO, STARTTLS."""
+    return FactKey("smtp", (normalise_name(mx), address, str(port)))
+
+
+class SmtpOutcome(StrEnum):
+    """How talking to a mail server ended. OK is an observation; the rest mean "could not tell"."""
+
+    OK = "ok"  # it greeted us and answered EHLO (STARTTLS offered or not, handshake tried if offered)
+    REFUSED = "refused"  # nothing listens (or port 25 is blocked on the way: many networks block it)
+    TIMEOUT = "timeout"
+    DROPPED = "dropped"  # it hung up in the middle
+    TEMPFAIL = "tempfail"  # a 4xx answer: busy, greylisting
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SmtpAnswer:
+    """One conversation with a mail server; everything in it is what the server said (data)."""
+
+    mx: str
+    address: str
+    port: int
+    outcome: SmtpOutcome
+    banner: str = ""
+    ehlo: tuple[str, ...] = ()  # the EHLO answer's lines (extensions)
+    starttls_offered: bool = False
+    tls_ok: bool | None = None  # None: not tried; False: the handshake itself failed
+    tls_version: str = ""
+    cert_trusted: bool | None = None  # the chain verifies to the trust store (None: not known)
+    cert_name_matches: bool | None = None  # the certificate covers the MX name (None: not known)
+    cert_error: str = ""  # why the certificate was not accepted
+    reason: str = ""
+
+    @property
+    def error(self) -> str | None:
+        """Why this could not be checked, or None when the server was talked to."""
+        if self.outcome is SmtpOutcome.OK:
+            return None
+        return self.reason or f"the mail server {self.mx} ({self.address}) ended in {self.outcome}"

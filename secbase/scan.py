@@ -16,6 +16,7 @@ from secbase.plugins import Check
 from secbase.probes import Limiter, Probe, ProbeFailure
 from secbase.probes.dns import DnsProbe
 from secbase.probes.http import HttpProbe
+from secbase.probes.smtp import SmtpProbe
 
 log = logging.getLogger(__name__)
 
@@ -203,4 +204,5 @@ def default_probes(config: Config) -> dict[str, Probe]:
         nameserver_port=config.scan.nameserver_port,
     )
     http_probe = HttpProbe(timeout_s=config.scan.timeout, limiter=limiter, ca_file=config.scan.ca_file)
-    return {kind: probe for probe in (dns_probe, http_probe) for kind in probe.kinds}
+    smtp_probe = SmtpProbe(timeout_s=config.scan.timeout, limiter=limiter, ca_file=config.scan.ca_file)
+    return {kind: probe for probe in (dns_probe, http_probe, smtp_probe) for kind in probe.kinds}

@@ -23,11 +23,13 @@ EMAIL_DNS_IDS = (
     "email.dkim",
     "email.tls_rpt",
     "email.non_mail_domain",
+    "email.starttls",
+    "email.mta_sts",
     "dns.dnssec",
     "dns.caa",
     "dns.nameservers",
 )
-LATER_IDS = frozenset({"email.starttls", "email.mta_sts"})
+LATER_IDS: frozenset[str] = frozenset()  # catalogue ids not built yet
 
 # CHECKS.md sits in shared/, beside the repository (CI copies it there too).
 CATALOGUE = Path(__file__).resolve().parents[2] / "shared" / "CHECKS.md"
@@ -35,7 +37,7 @@ CATALOGUE_ROW = re.compile(r"^\|\s*`((?:email|dns)\.[a-z0-9_.]+)`\s*\|", re.MULT
 
 # Jargon a clerk may not know: each use in a check's risk or fix needs "TERM (what it is)" or
 # "TERM record (what it is)" somewhere in that check's title, risk or fix.
-JARGON = ("SPF", "DMARC", "DKIM", "MX", "DNSSEC", "CAA", "HSTS", "CSP", "HTTPS")
+JARGON = ("SPF", "DMARC", "DKIM", "MX", "DNSSEC", "CAA", "HSTS", "CSP", "HTTPS", "STARTTLS", "MTA-STS")
 PROVIDERS = frozenset({"microsoft365", "google_workspace", "web_host"})
 MAX_RISK_CHARS = 350
 MAX_FIX_CHARS = 600

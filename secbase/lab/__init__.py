@@ -8,8 +8,9 @@ from types import TracebackType
 
 from secbase.errors import LabError
 from secbase.lab.dns import LabDnsServer
+from secbase.lab.mail import LabMailServer
 from secbase.lab.pki import LabPki
-from secbase.lab.sites import build_sites
+from secbase.lab.sites import build_mail_servers, build_sites
 from secbase.lab.towns import LAB_NET, TOWNS, Town, build_dns, config_yaml
 from secbase.lab.web import LabWebServer
 
@@ -35,6 +36,7 @@ class Lab:
         self.timeout_s = timeout_s
         self.dns: LabDnsServer | None = None
         self.web: LabWebServer | None = None
+        self.mail: list[LabMailServer] = []
 
     @property
     def config_path(self) -> Path:
@@ -64,13 +66,21 @@ class Lab:
             pki = LabPki(self.workdir / "pki", now=self.now)
             self.web = LabWebServer(build_sites(pki, net=self.net, now=self.now))
             self.web.start()
-        except OSError as exc:
+            for server in build_mail_servers(pki, net=self.net):
+                server.start()
+                self.mail.append(server)
+        except (OSError, LabError) as exc:
             self.stop()
-            raise LabError(f"the lab's web servers cannot start on 127.{self.net}.30.x: {exc}") from exc
+            raise LabError(
+                f"the lab's web or mail servers cannot start on 127.{self.net}.x.x: {exc}"
+            ) from exc
         self.config_path.write_text(config_yaml(timeout_s=self.timeout_s, net=self.net), encoding="utf-8")
 
     def stop(self) -> None:
         """Stop every lab server; safe to call twice."""
+        for server in self.mail:
+            server.stop()
+        self.mail = []
         if self.web is not None:
             self.web.stop()
             self.web = None

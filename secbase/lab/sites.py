@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from secbase.lab.mail import LabMailServer
 from secbase.lab.pki import LabPki
 from secbase.lab.web import LabSite
 
@@ -14,6 +15,27 @@ GOOD_HEADERS = {
     "Content-Security-Policy": ["default-src 'self'; frame-ancestors 'none'"],
     "Referrer-Policy": ["strict-origin-when-cross-origin"],
 }
+
+
+def mail_address(net: int, n: int) -> str:
+    """The loopback address of the lab's n-th mail server."""
+    return f"127.{net}.40.{n}"
+
+
+def build_mail_servers(pki: LabPki, *, net: int) -> list[LabMailServer]:
+    """Alder's MX offers STARTTLS with a trusted certificate; Birch's offers none; Cedar's hangs up."""
+    return [
+        LabMailServer(
+            "mail.alder.test",
+            mail_address(net, 1),
+            starttls=True,
+            cert=pki.issue("mail.alder.test", sans=["mail.alder.test"]),
+        ),
+        LabMailServer("mail.birch.test", mail_address(net, 2), starttls=False, cert=None),
+        LabMailServer(
+            "mail.cedar.test", mail_address(net, 3), starttls=True, cert=None, behaviour="drop_after_ehlo"
+        ),
+    ]
 
 
 def web_address(net: int, n: int) -> str:

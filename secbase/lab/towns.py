@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from secbase.lab.dnssec import sign_zone
-from secbase.lab.sites import web_address
+from secbase.lab.sites import mail_address, web_address
 
 LAB_NET = 53  # the lab lives on 127.53.x.y; another second octet runs a second lab beside it
 RESOLVER = "127.53.0.1"  # the scan's resolver in the default lab: it answers for every lab name
@@ -66,6 +66,7 @@ TOWNS = (
             "an MX host without an address",
             "birch-library.test: two SPF records and no DMARC",
             "MTA-STS policy lists none of the MX hosts",
+            "its MX offers no STARTTLS",
             "www.birch.test: no redirect to HTTPS, HSTS for a day, headers missing, a cookie without Secure, Apache and WordPress versions shown, no security.txt",
         ),
     ),
@@ -84,6 +85,7 @@ TOWNS = (
             "one of two name servers dead",
             "TLS-RPT without rua",
             "MTA-STS in testing mode",
+            "its MX hangs up after EHLO",
             "old-cedar.test sends no mail but says nothing of it",
             "cedar.test: no HTTPS, and HTTP goes to www.cedar.test before HTTPS",
             "www.cedar.test: CSP allows inline scripts, PHP version shown, security.txt expired",
@@ -157,7 +159,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
         ns_alder,
         [
             f"alder.test. {TTL} IN MX 10 mail.alder.test.",
-            f"mail.alder.test. {TTL} IN A 127.0.4.25",
+            f"mail.alder.test. {TTL} IN A {mail_address(net, 1)}",
             f"www.alder.test. {TTL} IN A {web_address(net, 1)}",
             f"mta-sts.alder.test. {TTL} IN A {web_address(net, 7)}",
             f"_mta-sts.alder.test. {TTL} IN TXT " + _txt("v=STSv1; id=20261125T000000;"),
@@ -196,7 +198,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
             f"www.birch.test. {TTL} IN A {web_address(net, 2)}",
             f"mta-sts.birch.test. {TTL} IN A {web_address(net, 8)}",
             f"_mta-sts.birch.test. {TTL} IN TXT " + _txt("v=STSv1; id=2026a;"),
-            f"mail.birch.test. {TTL} IN A 127.0.4.26",
+            f"mail.birch.test. {TTL} IN A {mail_address(net, 2)}",
             "birch.test. 300 IN TXT "
             + _txt("v=spf1 include:_spf1.birch.test include:_spf2.birch.test include:_spf3.birch.test ~all"),
             *spf_includes,
@@ -217,7 +219,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
         ns_cedar,
         [
             f"cedar.test. {TTL} IN MX 10 mail.cedar.test.",
-            f"mail.cedar.test. {TTL} IN A 127.0.4.27",
+            f"mail.cedar.test. {TTL} IN A {mail_address(net, 3)}",
             f"cedar.test. {TTL} IN A {web_address(net, 6)}",
             f"www.cedar.test. {TTL} IN A {web_address(net, 3)}",
             f"mta-sts.cedar.test. {TTL} IN A {web_address(net, 9)}",

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import certifi
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -27,6 +25,7 @@ from urllib3.util import connection as u3connection
 from secbase._version import __version__
 from secbase.facts import DnsAnswer, FactKey, HttpAnswer, HttpHop, HttpOutcome, dns_key
 from secbase.probes import FactSource, Limiter
+from secbase.probes._trust import TrustBundle
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +81,12 @@ class HttpProbe:
     def __init__(self, *, timeout_s: float, limiter: Limiter, ca_file: Path | None = None) -> None:
         self.timeout_s = timeout_s
         self.limiter = limiter
-        self._bundle_dir = tempfile.TemporaryDirectory(prefix="secbase-ca-")
-        # The public roots requests trusts by default, plus the config's own CA (a lab, a town's own CA).
-        bundle = Path(self._bundle_dir.name) / "ca.pem"
-        text = Path(certifi.where()).read_text(encoding="ascii")
-        if ca_file is not None:
-            text += "\n" + ca_file.read_text(encoding="ascii")
-        bundle.write_text(text, encoding="ascii")
-        self.ca_bundle = str(bundle)
+        self._trust = TrustBundle(ca_file)
+        self.ca_bundle = str(self._trust.path)
 
     def close(self) -> None:
         """Remove the temporary CA bundle."""
-        self._bundle_dir.cleanup()
+        self._trust.close()
 
     async def fetch(self, key: FactKey, facts: FactSource) -> HttpAnswer:
         """The fact for an http(url) key."""

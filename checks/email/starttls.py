@@ -1,0 +1,86 @@
+"""email.starttls: do the domain's MX hosts offer encryption (STARTTLS) with a certificate that holds?"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from secbase import Facts, Result, Status, Target, check
+from secbase.facts import SmtpAnswer, SmtpOutcome, smtp_key
+
+from .._dns_names import host_addresses
+from ..web.https import clean, join_lines
+from .mx import mx_hosts
+
+BANNER_CHARS = 200
+REASON_CHARS = 300
+EVIDENCE_CHARS = 1000
+NO_MX = "no mail servers to check; see email.mx"
+
+
+@check(id="email.starttls", severity="medium", target="domain", facts=("dns", "smtp"))
+def starttls(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
+    """Each MX host, at each of its addresses, offers STARTTLS with a trusted certificate for its name."""
+    if not target.sends_mail:
+        return [Result.not_applicable(starttls, target, "declared as a domain without mail")]
+    answer = facts.dns(target.name, "MX")
+    if answer.error is not None:
+        return [Result.error(starttls, target, answer.error)]
+    names = sorted({h for _, h in mx_hosts(answer.records) if h != "."})
+    if not names:
+        return [Result.not_applicable(starttls, target, NO_MX)]
+
+    addresses, unknown = host_addresses(names, facts)
+    # One round: every address of every MX host is talked to together.
+    facts.require(*(smtp_key(mx, ip) for mx in names for ip in addresses[mx]))
+    results = []
+    for mx in names:
+        if mx in unknown:
+            results.append(Result.error(starttls, target, unknown[mx], subject=mx))
+        elif not addresses[mx]:
+            results.append(Result.error(starttls, target, f"{mx} has no address; see email.mx", subject=mx))
+        else:
+            results.append(_judge(target, mx, [facts.smtp(mx, ip) for ip in addresses[mx]]))
+    return results
+
+
+def _judge(target: Target, mx: str, answers: list[SmtpAnswer]) -> Result:
+    """One MX host, judged by all its addresses: unknown anywhere is an error, else the worst one."""
+    evidence = join_lines((_line(a) for a in answers), EVIDENCE_CHARS)
+    for a in answers:
+        if a.error is not None:
+            return Result.error(starttls, target, clean(a.error, REASON_CHARS), subject=mx, evidence=evidence)
+    verdicts = [_verdict(mx, a) for a in answers]
+    rank = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
+    status, summary = min(verdicts, key=lambda v: rank[v[0]])
+    return Result.make(starttls, target, status, summary, subject=mx, evidence=evidence)
+
+
+def _verdict(mx: str, a: SmtpAnswer) -> tuple[Status, str]:
+    at = f"{mx} ({a.address})"
+    if not a.starttls_offered:
+        return Status.FAIL, f"The mail server {at} does not offer STARTTLS: mail to it travels unencrypted."
+    if a.tls_ok is False:
+        why = clean(a.cert_error or a.reason or "no reason given", REASON_CHARS)
+        return Status.FAIL, f"The mail server {at} offers STARTTLS, but the encrypted handshake fails: {why}"
+    problems = []
+    if a.cert_trusted is False:
+        problems.append("is not trusted")
+    if a.cert_name_matches is False:
+        problems.append(f"does not match the name {mx}")
+    if problems:
+        why = f": {clean(a.cert_error, REASON_CHARS)}" if a.cert_error else "."
+        return Status.WARN, f"The certificate of the mail server {at} {' and '.join(problems)}{why}"
+    return Status.PASS, f"Offers STARTTLS with a trusted certificate for {mx}."
+
+
+def _line(a: SmtpAnswer) -> str:
+    """What one address said: its outcome, TLS version and banner."""
+    parts = [f"{a.address}: {a.outcome}"]
+    if a.outcome is SmtpOutcome.OK:
+        parts.append("STARTTLS offered" if a.starttls_offered else "no STARTTLS")
+    if a.tls_version:
+        parts.append(a.tls_version)
+    if a.banner:
+        parts.append(clean(a.banner, BANNER_CHARS))
+    return "; ".join(parts)

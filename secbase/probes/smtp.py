@@ -1,0 +1,160 @@
+"""SMTP facts: one conversation per MX address per scan: banner, EHLO, and STARTTLS if it is offered.
+
+Conservative on purpose: a clear EHLO name, no MAIL command, QUIT at the end, time-outs. A refused
+connection, a dropped one, a 4xx answer or greylisting is "could not check" (with what the server said),
+never a verdict: many networks block outgoing port 25, and a busy server is not an insecure one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import ssl
+from pathlib import Path
+
+from secbase.facts import FactKey, SmtpAnswer, SmtpOutcome
+from secbase.probes import FactSource, Limiter
+from secbase.probes._trust import TrustBundle
+
+log = logging.getLogger(__name__)
+
+EHLO_NAME = "secbase-baseline-check.invalid"  # says who we are; .invalid: it is no host of anyone's
+HOSTNAME_MISMATCH = 62  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the chain is fine, the name is not
+
+
+class SmtpProbe:
+    """Answers smtp(mx, address, port)."""
+
+    kinds: tuple[str, ...] = ("smtp",)
+
+    def __init__(self, *, timeout_s: float, limiter: Limiter, ca_file: Path | None = None) -> None:
+        self.timeout_s = timeout_s
+        self.limiter = limiter
+        self._trust = TrustBundle(ca_file)
+
+    def close(self) -> None:
+        """Remove the temporary CA bundle."""
+        self._trust.close()
+
+    async def fetch(self, key: FactKey, facts: FactSource | None = None) -> SmtpAnswer:
+        """The fact for an smtp(...) key; smtplib is blocking, so it talks in a worker thread."""
+        mx, address, port = key.args[0], key.args[1], int(key.args[2])
+        async with self.limiter.slot(address):
+            return await asyncio.to_thread(self._talk, mx, address, port)
+
+    def _talk(self, mx: str, address: str, port: int) -> SmtpAnswer:
+        where = f"{mx} ({address} port {port})"
+
+        def ended(outcome: SmtpOutcome, reason: str, **kw: object) -> SmtpAnswer:
+            return SmtpAnswer(mx, address, port, outcome, reason=reason, **kw)  # type: ignore[arg-type]
+
+        smtp = smtplib.SMTP(timeout=self.timeout_s, local_hostname=EHLO_NAME)
+        try:
+            code, banner_bytes = smtp.connect(address, port)
+            banner = banner_bytes.decode("utf-8", errors="replace")[:500]
+            if code != 220:
+                kind = SmtpOutcome.TEMPFAIL if 400 <= code < 500 else SmtpOutcome.ERROR
+                return ended(kind, f"the mail server {where} greeted with {code} {banner}", banner=banner)
+            code, ehlo_bytes = smtp.ehlo(EHLO_NAME)
+            ehlo = tuple(ehlo_bytes.decode("utf-8", errors="replace").splitlines()[:50])
+            if code != 250:
+                kind = SmtpOutcome.TEMPFAIL if 400 <= code < 500 else SmtpOutcome.ERROR
+                return ended(
+                    kind, f"the mail server {where} answered EHLO with {code}", banner=banner, ehlo=ehlo
+                )
+            if not smtp.has_extn("starttls"):
+                answer = SmtpAnswer(mx, address, port, SmtpOutcome.OK, banner=banner, ehlo=ehlo)
+            else:
+                answer = self._starttls(smtp, mx, address, port, banner, ehlo)
+            _goodbye(smtp)
+            return answer
+        except smtplib.SMTPConnectError as exc:
+            kind = SmtpOutcome.TEMPFAIL if 400 <= exc.smtp_code < 500 else SmtpOutcome.ERROR
+            return ended(kind, f"the mail server {where} answered {exc.smtp_code}: {_text(exc.smtp_error)}")
+        except smtplib.SMTPServerDisconnected:
+            return ended(
+                SmtpOutcome.DROPPED, f"the mail server {where} hung up in the middle of the conversation"
+            )
+        except ConnectionRefusedError:
+            return ended(
+                SmtpOutcome.REFUSED, f"nothing answers SMTP at {where} (refused; port 25 may be blocked)"
+            )
+        except TimeoutError:
+            return ended(
+                SmtpOutcome.TIMEOUT, f"the mail server {where} did not answer within {self.timeout_s:g} s"
+            )
+        except (OSError, smtplib.SMTPException, UnicodeError) as exc:
+            return ended(
+                SmtpOutcome.ERROR, f"talking to the mail server {where} failed: {type(exc).__name__}: {exc}"
+            )
+        finally:
+            smtp.close()
+
+    def _starttls(
+        self, smtp: smtplib.SMTP, mx: str, address: str, port: int, banner: str, ehlo: tuple[str, ...]
+    ) -> SmtpAnswer:
+        context = ssl.create_default_context(cafile=str(self._trust.path))
+        smtp._host = mx  # type: ignore[attr-defined]  # smtplib sends this name as SNI and checks it (LAB.md 7)
+        base = {"banner": banner, "ehlo": ehlo, "starttls_offered": True}
+        try:
+            code, answer = smtp.starttls(context=context)
+        except ssl.SSLCertVerificationError as exc:
+            # The server did speak TLS and showed a certificate: the handshake works, the trust does not.
+            name_only = exc.verify_code == HOSTNAME_MISMATCH
+            return SmtpAnswer(
+                mx,
+                address,
+                port,
+                SmtpOutcome.OK,
+                tls_ok=True,
+                cert_trusted=name_only,
+                cert_name_matches=False if name_only else None,
+                cert_error=str(exc.verify_message),
+                **base,  # type: ignore[arg-type]
+            )
+        except ssl.SSLError as exc:
+            return SmtpAnswer(
+                mx,
+                address,
+                port,
+                SmtpOutcome.OK,
+                tls_ok=False,
+                cert_error=f"{exc.reason or exc}",
+                **base,  # type: ignore[arg-type]
+            )
+        if code != 220:
+            return SmtpAnswer(
+                mx,
+                address,
+                port,
+                SmtpOutcome.OK,
+                tls_ok=False,
+                cert_error=f"STARTTLS was offered but answered {code} {_text(answer)}",
+                **base,  # type: ignore[arg-type]
+            )
+        version = smtp.sock.version() if isinstance(smtp.sock, ssl.SSLSocket) else ""
+        return SmtpAnswer(
+            mx,
+            address,
+            port,
+            SmtpOutcome.OK,
+            tls_ok=True,
+            tls_version=version or "",
+            cert_trusted=True,
+            cert_name_matches=True,
+            **base,  # type: ignore[arg-type]
+        )
+
+
+def _goodbye(smtp: smtplib.SMTP) -> None:
+    """QUIT politely; a server that already hung up changes nothing in what we learned."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError) as exc:
+        log.debug("QUIT to %s not answered: %r", smtp._host, exc)  # type: ignore[attr-defined]
+
+
+def _text(value: bytes | str) -> str:
+    text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+    return " ".join(text.split())[:300]
