@@ -80,6 +80,9 @@ def mta_sts(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Res
                 evidence=chain_text(fetch),
             )
         ]
+    if fetch.outcome is HttpOutcome.REFUSED:
+        # A refusal may be our network, not theirs: never a verdict.
+        return [Result.error(mta_sts, target, f"{NOT_FETCHED}: {clean(fetch.reason, 300)}")]
     if fetch.outcome is not HttpOutcome.OK or final is None:
         return [
             Result.fail(

@@ -26,9 +26,13 @@ def starttls(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Re
     answer = facts.dns(target.name, "MX")
     if answer.error is not None:
         return [Result.error(starttls, target, answer.error)]
-    names = sorted({h for _, h in mx_hosts(answer.records) if h != "."})
-    if not names:
+    hosts = mx_hosts(answer.records)
+    names = sorted({h for _, h in hosts if h != "."})
+    if not names and hosts:  # only a null MX (RFC 7505): the domain says it takes no mail
         return [Result.not_applicable(starttls, target, NO_MX)]
+    if not names:
+        # No MX at all: email.mx's finding. Not "not applicable", which would close this check's own.
+        return [Result.error(starttls, target, NO_MX)]
 
     addresses, unknown = host_addresses(names, facts)
     # One round: every address of every MX host is talked to together.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +164,9 @@ class HttpProbe:
                 hop = HttpHop(url, address, response.status_code, headers, response.headers.get("location"))
                 return _Got(hop, body, truncated)
         except requests.exceptions.SSLError as exc:
+            if _cause(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+                # A hang-up in the middle of the handshake says nothing about the certificate.
+                return _Got(None, outcome=HttpOutcome.ERROR, reason=f"{url} hung up during the TLS handshake")
             return _Got(
                 None,
                 outcome=HttpOutcome.TLS_ERROR,
@@ -179,7 +183,7 @@ class HttpProbe:
                 reason=f"{url} stopped answering (over {self.timeout_s:g} s)",
             )
         except requests.exceptions.ConnectionError as exc:
-            if "refused" in str(exc).lower():
+            if _cause(exc, (ConnectionRefusedError,)):
                 return _Got(
                     None, outcome=HttpOutcome.REFUSED, reason=f"nothing answers at {url} (connection refused)"
                 )
@@ -213,6 +217,24 @@ def _read_body(response: requests.Response, deadline: float) -> tuple[str, bool]
             break
     data = b"".join(chunks)[:MAX_BODY]
     return data.decode(response.encoding or "utf-8", errors="replace"), truncated
+
+
+def _cause(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether one of `kinds` is somewhere in the exception's chain (requests wraps urllib3 wraps OSError)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, kinds):
+            return True
+        todo += [item.__cause__, item.__context__, *(a for a in item.args if isinstance(a, BaseException))]
+        reason = getattr(item, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return False
 
 
 def _why(exc: BaseException) -> str:

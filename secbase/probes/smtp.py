@@ -99,6 +99,34 @@ class SmtpProbe:
         base = {"banner": banner, "ehlo": ehlo, "starttls_offered": True}
         try:
             code, answer = smtp.starttls(context=context)
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= exc.smtp_code < 500:  # "try later": busy, not insecure
+                return SmtpAnswer(
+                    mx,
+                    address,
+                    port,
+                    SmtpOutcome.TEMPFAIL,
+                    reason=f"{mx} offered STARTTLS but answered {exc.smtp_code}: {_text(exc.smtp_error)}",
+                    **base,  # type: ignore[arg-type]
+                )
+            return SmtpAnswer(
+                mx,
+                address,
+                port,
+                SmtpOutcome.OK,
+                tls_ok=False,
+                cert_error=f"STARTTLS was offered but refused with {exc.smtp_code} {_text(exc.smtp_error)}",
+                **base,  # type: ignore[arg-type]
+            )
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError):
+            return SmtpAnswer(
+                mx,
+                address,
+                port,
+                SmtpOutcome.DROPPED,
+                reason=f"{mx} ({address}) hung up during the TLS handshake",
+                **base,  # type: ignore[arg-type]
+            )
         except ssl.SSLCertVerificationError as exc:
             # The server did speak TLS and showed a certificate: the handshake works, the trust does not.
             name_only = exc.verify_code == HOSTNAME_MISMATCH

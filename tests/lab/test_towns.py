@@ -173,7 +173,7 @@ EXPECTED = {
     ("dogwood", "dogwood.county.test", "email.spf.policy", ""): "fail",
     ("dogwood", "dogwood.county.test", "email.spf.present", ""): "pass",
     ("dogwood", "dogwood.county.test", "email.spf.syntax", ""): "fail",
-    ("dogwood", "dogwood.county.test", "email.starttls", ""): "not_applicable",
+    ("dogwood", "dogwood.county.test", "email.starttls", ""): "error",
     ("dogwood", "dogwood.county.test", "email.tls_rpt", ""): "pass",
     ("dogwood", "www.dogwood.county.test", "web.cookies.secure", ""): "error",
     ("dogwood", "www.dogwood.county.test", "web.headers.content_type_options", ""): "error",

@@ -19,7 +19,7 @@ from secbase.lab.pki import LabPki, server_context
 from secbase.probes import Limiter
 from secbase.probes.http import MAX_BODY, USER_AGENT, HttpProbe
 
-WWW, OTHER, SELF_SIGNED = "127.44.90.1", "127.44.90.2", "127.44.90.3"
+WWW, OTHER, SELF_SIGNED, HANGUP = "127.44.90.1", "127.44.90.2", "127.44.90.3", "127.44.90.4"
 PORT_HTTPS, PORT_HTTP = 8443, 8080
 SEEN: list[dict[str, str]] = []
 
@@ -117,7 +117,12 @@ class _Dns:
 
     def __init__(self) -> None:
         self.asked: list[FactKey] = []
-        self.zone = {"www.alder.test": WWW, "other.test": OTHER, "selfsigned.test": SELF_SIGNED}
+        self.zone = {
+            "www.alder.test": WWW,
+            "other.test": OTHER,
+            "selfsigned.test": SELF_SIGNED,
+            "hangup.test": HANGUP,
+        }
 
     async def fact(self, key: FactKey) -> object:
         self.asked.append(key)
@@ -209,3 +214,27 @@ def test_only_urls_we_can_follow_are_followed(pki: LabPki) -> None:
     answer, _ = get(pki, "ftp://www.alder.test/")
     assert answer.outcome is HttpOutcome.ERROR
     assert Path(__file__).exists()
+
+
+def test_a_hang_up_during_the_handshake_is_could_not_check_not_a_bad_certificate(pki: LabPki) -> None:
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((HANGUP, PORT_HTTPS))
+    listener.listen()
+
+    def hang_up() -> None:
+        conn, _ = listener.accept()
+        conn.recv(1024)  # the ClientHello
+        conn.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        answer, _ = get(pki, f"https://hangup.test:{PORT_HTTPS}/")
+    finally:
+        thread.join(timeout=5)
+        listener.close()
+    assert answer.outcome is HttpOutcome.ERROR, answer
+    assert answer.error is not None

@@ -73,6 +73,12 @@ def test_a_policy_behind_a_refused_certificate_fails() -> None:
     assert "cannot be fetched" in summary and "certificate" in summary
 
 
+def test_a_policy_host_that_refuses_is_could_not_check_not_a_fail() -> None:
+    # A refused connection may be our network, not theirs.
+    status, _, _ = scan(ended(URL, HttpOutcome.REFUSED))
+    assert status is Status.ERROR
+
+
 def test_a_redirected_policy_fails_even_when_the_target_serves_it() -> None:
     elsewhere = f"https://www.{D}/mta-sts.txt"
     fetch = fetched(URL, redirect(URL, elsewhere), hop(elsewhere), body=policy())

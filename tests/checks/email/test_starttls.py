@@ -8,7 +8,7 @@ from secbase_checks.email.starttls import starttls
 
 from secbase import Result, Status
 from secbase.facts import FactKey, SmtpAnswer, SmtpOutcome, smtp_key
-from tests.checks.factories import Pair, answer, domain, failed, host, run, run_one
+from tests.checks.factories import Pair, answer, domain, failed, host, nx, run, run_one
 
 D = "alder.test"
 TARGET = domain(D)
@@ -158,3 +158,9 @@ def test_a_null_mx_is_not_applicable() -> None:
 def test_an_mx_lookup_time_out_is_an_error() -> None:
     result = run_one(starttls, TARGET, failed(D, "MX"))
     assert result.status is Status.ERROR
+
+
+def test_no_mx_at_all_is_could_not_check_so_no_finding_is_closed() -> None:
+    result = run_one(starttls, TARGET, nx(D, "MX"))
+    assert result.status is Status.ERROR
+    assert "see email.mx" in result.summary
