@@ -49,12 +49,16 @@ def starttls(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Re
 
 
 def _judge(target: Target, mx: str, answers: list[SmtpAnswer]) -> Result:
-    """One MX host, judged by all its addresses: unknown anywhere is an error, else the worst one."""
+    """One MX host, judged by all its addresses: a definite fail anywhere wins; else unknown anywhere is
+    an error (a pass needs every address); else the worst verdict."""
     evidence = join_lines((_line(a) for a in answers), EVIDENCE_CHARS)
+    verdicts = [_verdict(mx, a) for a in answers if a.error is None]
+    failed = [v for v in verdicts if v[0] is Status.FAIL]
+    if failed:
+        return Result.make(starttls, target, Status.FAIL, failed[0][1], subject=mx, evidence=evidence)
     for a in answers:
         if a.error is not None:
             return Result.error(starttls, target, clean(a.error, REASON_CHARS), subject=mx, evidence=evidence)
-    verdicts = [_verdict(mx, a) for a in answers]
     rank = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
     status, summary = min(verdicts, key=lambda v: rank[v[0]])
     return Result.make(starttls, target, status, summary, subject=mx, evidence=evidence)

@@ -216,12 +216,13 @@ def https_redirect(target: Target, facts: Facts, limits: Mapping[str, Any]) -> l
                 evidence=evidence,
             )
         ]
-    if final.status >= 400:
+    if final.status >= 500:
+        # A server error at the end is a passing state of the site, not of its redirect: try again later.
         return [
-            Result.fail(
+            Result.error(
                 https_redirect,
                 target,
-                f"Plain HTTP leads to {clean(final.url, URL_CHARS)}, but that page answers with error {final.status}.",
+                f"plain HTTP leads to {clean(final.url, URL_CHARS)}, which answered with server error {final.status}",
                 evidence=evidence,
             )
         ]

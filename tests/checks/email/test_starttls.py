@@ -164,3 +164,15 @@ def test_no_mx_at_all_is_could_not_check_so_no_finding_is_closed() -> None:
     result = run_one(starttls, TARGET, nx(D, "MX"))
     assert result.status is Status.ERROR
     assert "see email.mx" in result.summary
+
+
+def test_a_definite_fail_on_one_address_wins_over_an_unknown_one() -> None:
+    plain = SmtpAnswer(MX1, "192.0.2.25", 25, SmtpOutcome.OK, starttls_offered=False)
+    unknown = SmtpAnswer(MX1, "2001:db8::25", 25, SmtpOutcome.TIMEOUT, reason="no answer")
+    facts = [
+        answer(D, "MX", f"10 {MX1}."),
+        *host(MX1, "192.0.2.25", "2001:db8::25"),
+        (smtp_key(MX1, "192.0.2.25"), plain),
+        (smtp_key(MX1, "2001:db8::25"), unknown),
+    ]
+    assert run_one(starttls, TARGET, facts).status is Status.FAIL
