@@ -11,6 +11,7 @@ import asyncio
 import logging
 import smtplib
 import ssl
+from functools import partial
 from pathlib import Path
 
 from secbase.facts import FactKey, SmtpAnswer, SmtpOutcome
@@ -96,82 +97,33 @@ class SmtpProbe:
     ) -> SmtpAnswer:
         context = ssl.create_default_context(cafile=str(self._trust.path))
         smtp._host = mx  # type: ignore[attr-defined]  # smtplib sends this name as SNI and checks it (LAB.md 7)
-        base = {"banner": banner, "ehlo": ehlo, "starttls_offered": True}
+        answer = partial(SmtpAnswer, mx, address, port, banner=banner, ehlo=ehlo, starttls_offered=True)
         try:
-            code, answer = smtp.starttls(context=context)
+            smtp.starttls(context=context)  # raises for any answer but 220
         except smtplib.SMTPResponseException as exc:
+            said = f"{exc.smtp_code} {_text(exc.smtp_error)}"
             if 400 <= exc.smtp_code < 500:  # "try later": busy, not insecure
-                return SmtpAnswer(
-                    mx,
-                    address,
-                    port,
-                    SmtpOutcome.TEMPFAIL,
-                    reason=f"{mx} offered STARTTLS but answered {exc.smtp_code}: {_text(exc.smtp_error)}",
-                    **base,  # type: ignore[arg-type]
-                )
-            return SmtpAnswer(
-                mx,
-                address,
-                port,
-                SmtpOutcome.OK,
-                tls_ok=False,
-                cert_error=f"STARTTLS was offered but refused with {exc.smtp_code} {_text(exc.smtp_error)}",
-                **base,  # type: ignore[arg-type]
+                return answer(SmtpOutcome.TEMPFAIL, reason=f"{mx} offered STARTTLS but answered {said}")
+            return answer(
+                SmtpOutcome.OK, tls_ok=False, cert_error=f"STARTTLS was offered but refused with {said}"
             )
         except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError):
-            return SmtpAnswer(
-                mx,
-                address,
-                port,
-                SmtpOutcome.DROPPED,
-                reason=f"{mx} ({address}) hung up during the TLS handshake",
-                **base,  # type: ignore[arg-type]
-            )
+            return answer(SmtpOutcome.DROPPED, reason=f"{mx} ({address}) hung up during the TLS handshake")
         except ssl.SSLCertVerificationError as exc:
             # The server did speak TLS and showed a certificate: the handshake works, the trust does not.
             name_only = exc.verify_code == HOSTNAME_MISMATCH
-            return SmtpAnswer(
-                mx,
-                address,
-                port,
+            return answer(
                 SmtpOutcome.OK,
                 tls_ok=True,
                 cert_trusted=name_only,
                 cert_name_matches=False if name_only else None,
                 cert_error=str(exc.verify_message),
-                **base,  # type: ignore[arg-type]
             )
         except ssl.SSLError as exc:
-            return SmtpAnswer(
-                mx,
-                address,
-                port,
-                SmtpOutcome.OK,
-                tls_ok=False,
-                cert_error=f"{exc.reason or exc}",
-                **base,  # type: ignore[arg-type]
-            )
-        if code != 220:
-            return SmtpAnswer(
-                mx,
-                address,
-                port,
-                SmtpOutcome.OK,
-                tls_ok=False,
-                cert_error=f"STARTTLS was offered but answered {code} {_text(answer)}",
-                **base,  # type: ignore[arg-type]
-            )
+            return answer(SmtpOutcome.OK, tls_ok=False, cert_error=f"{exc.reason or exc}")
         version = smtp.sock.version() if isinstance(smtp.sock, ssl.SSLSocket) else ""
-        return SmtpAnswer(
-            mx,
-            address,
-            port,
-            SmtpOutcome.OK,
-            tls_ok=True,
-            tls_version=version or "",
-            cert_trusted=True,
-            cert_name_matches=True,
-            **base,  # type: ignore[arg-type]
+        return answer(
+            SmtpOutcome.OK, tls_ok=True, tls_version=version or "", cert_trusted=True, cert_name_matches=True
         )
 
 
