@@ -116,6 +116,10 @@ class Facts:
         """The conversation with one MX host at one address."""
         return self.get(smtp_key(mx, address, port), SmtpAnswer)
 
+    def tls(self, host: str, address: str, port: int, starttls: str = "") -> TlsAnswer:
+        """The TLS handshakes with `host` at one address and port ("smtp": STARTTLS first)."""
+        return self.get(tls_key(host, address, port, starttls), TlsAnswer)
+
     def dns_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
         """The answer of one name server, asked directly, to (name, type)."""
         return self.get(dns_at_key(server, name, rdtype), DnsAnswer)
@@ -288,3 +292,98 @@ class SmtpAnswer:
         if self.outcome is SmtpOutcome.OK:
             return None
         return self.reason or f"the mail server {self.mx} ({self.address}) ended in {self.outcome}"
+
+
+def tls_key(host: str, address: str, port: int, starttls: str = "") -> FactKey:
+    """Key of the TLS handshakes with one endpoint: host (for SNI and the name check), address, port, and
+    the protocol spoken before TLS ("" for TLS from the first byte, "smtp" for STARTTLS)."""
+    return FactKey("tls", (normalise_name(host), address, str(port), starttls))
+
+
+class TlsOutcome(StrEnum):
+    """How the TLS probe of one endpoint ended. OK is an observation; the rest mean "could not tell"."""
+
+    OK = "ok"  # at least one handshake worked: protocols, suites and certificate below
+    REFUSED = "refused"  # nothing listens on that port
+    TIMEOUT = "timeout"
+    NO_HANDSHAKE = "no_handshake"  # something listens but no TLS handshake of any version completed
+    NO_STARTTLS = "no_starttls"  # the mail server would not start TLS (see the SMTP fact for why)
+    ERROR = "error"
+
+
+PROTOCOLS = ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3")
+LEGACY_PROTOCOLS = PROTOCOLS[:4]
+
+
+@dataclass(frozen=True)
+class TlsProtocol:
+    """Whether the server completed a handshake at one protocol version; None: the test itself failed."""
+
+    name: str  # one of PROTOCOLS
+    accepted: bool | None
+    reason: str = ""  # why the test failed, when accepted is None
+
+
+@dataclass(frozen=True)
+class TlsSuite:
+    """A cipher suite the server accepted at one protocol version, by its IANA name (TLS_RSA_WITH_...)."""
+
+    protocol: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TlsCertificate:
+    """One certificate as the server sent it. Names and texts are what the server sent: data."""
+
+    subject: str  # RFC 4514, clipped
+    issuer: str
+    dns_names: tuple[str, ...]  # subjectAltName DNS entries, lower-case
+    ip_addresses: tuple[str, ...]
+    not_before: datetime
+    not_after: datetime
+    key_type: str  # "RSA", "EC", "DSA", "Ed25519", "Ed448"
+    key_bits: int
+    signature_hash: str  # "sha256", "sha1", "md5"; "" when the algorithm hashes internally (Ed25519)
+    self_signed: bool  # issuer and subject are the same name
+    sha256: str  # fingerprint, hex
+
+
+@dataclass(frozen=True)
+class TlsAnswer:
+    """What the handshakes with one endpoint showed. Protocol and suite tests are targeted (a few offers per
+    version), unless `full_enumeration`: then every suite sslyze knows was tried on its own."""
+
+    host: str
+    address: str
+    port: int
+    starttls: str  # "" or "smtp"
+    outcome: TlsOutcome
+    protocols: tuple[TlsProtocol, ...] = ()
+    suites: tuple[TlsSuite, ...] = ()  # accepted by the targeted (or full) tests
+    suites_error: str = ""  # why the suite tests could not finish: then `suites` may be incomplete
+    full_enumeration: bool = False
+    chain: tuple[TlsCertificate, ...] = ()  # as received, the server's own certificate first
+    trusted: bool | None = None  # the chain verifies to the trust store, whatever the name (None: not known)
+    trust_error: str = ""  # why it does not, in the verifier's words
+    name_matches: bool | None = None  # the certificate covers `host` (RFC 6125; None: not known)
+    handshakes: int = 0  # TLS connections opened for this endpoint
+    reason: str = ""
+
+    @property
+    def error(self) -> str | None:
+        """Why this endpoint could not be checked, or None when a handshake worked."""
+        if self.outcome is TlsOutcome.OK:
+            return None
+        return (
+            self.reason or f"TLS with {self.host} ({self.address} port {self.port}) ended in {self.outcome}"
+        )
+
+    @property
+    def leaf(self) -> TlsCertificate | None:
+        """The server's own certificate, if it sent one."""
+        return self.chain[0] if self.chain else None
+
+    def protocol(self, name: str) -> TlsProtocol | None:
+        """The test of one protocol version, if it was made."""
+        return next((p for p in self.protocols if p.name == name), None)

@@ -49,7 +49,7 @@ class Check:
 
     id: str
     severity: Severity
-    target_kind: TargetKind
+    target_kinds: tuple[TargetKind, ...]  # what it looks at; tls.* look at websites and mail domains
     evaluate: Evaluate
     facts: tuple[str, ...] = ("dns",)  # the probe kinds it reads, for the catalogue
     defaults: Mapping[str, Any] = field(default_factory=dict)  # thresholds a policy may tighten
@@ -62,6 +62,11 @@ class Check:
         return self.evaluate(target, facts, {**self.defaults, **(limits or {})})
 
     @property
+    def target_kind(self) -> TargetKind:
+        """The first kind of target it looks at (most checks look at one)."""
+        return self.target_kinds[0]
+
+    @property
     def title(self) -> str:
         return self.words.title if self.words else self.id
 
@@ -70,7 +75,7 @@ def check(
     *,
     id: str,
     severity: Severity | str,
-    target: TargetKind | str,
+    target: TargetKind | str | Iterable[TargetKind | str],
     facts: Iterable[str] = ("dns",),
     defaults: Mapping[str, Any] | None = None,
 ) -> Callable[[Evaluate], Check]:
@@ -88,7 +93,7 @@ def check(
         return Check(
             id=id,
             severity=Severity(severity),
-            target_kind=TargetKind(target),
+            target_kinds=_kinds(target),
             evaluate=fn,
             facts=tuple(facts),
             defaults=dict(defaults or {}),
@@ -96,6 +101,15 @@ def check(
         )
 
     return wrap
+
+
+def _kinds(target: TargetKind | str | Iterable[TargetKind | str]) -> tuple[TargetKind, ...]:
+    if isinstance(target, str):  # a TargetKind is a str too
+        return (TargetKind(target),)
+    kinds = tuple(dict.fromkeys(TargetKind(t) for t in target))
+    if not kinds:
+        raise CheckLoadError("a check must look at some kind of target")
+    return kinds
 
 
 @dataclass

@@ -120,7 +120,7 @@ async def _run_unit(
 
 
 def _applies(check: Check, target: Target) -> bool:
-    return check.target_kind is target.kind
+    return target.kind in check.target_kinds
 
 
 async def _scan(

@@ -147,7 +147,7 @@ def render_checks(checks: list[Check], *, as_json: bool) -> str:
             {
                 "id": c.id,
                 "severity": str(c.severity),
-                "target": str(c.target_kind),
+                "target": ", ".join(map(str, c.target_kinds)),
                 "facts": list(c.facts),
                 "source": c.source,
                 "defaults": dict(c.defaults),
