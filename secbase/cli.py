@@ -136,14 +136,18 @@ def _scan_and_store(
     patterns: Sequence[str],
     db: str | None,
     store: bool,
+    deep_tls: bool = False,
 ) -> tuple[ScanOutcome, list[str]]:
     registry = load_checks()
+    config = loaded.config
+    if deep_tls:
+        config = config.model_copy(update={"scan": config.scan.model_copy(update={"deep_tls": True})})
     checks = registry.select(patterns)
     for org_id in org_ids:
         loaded.config.organisation(org_id)  # an unknown id stops here, before any lookup
     update, stop = _progress(sys.stderr.isatty())
     try:
-        outcome = run_scan(loaded.config, checks, org_ids=org_ids, progress=update)
+        outcome = run_scan(config, checks, org_ids=org_ids, progress=update)
     finally:
         stop()
     if store:
@@ -185,6 +189,12 @@ def _print_outcome(outcome: ScanOutcome, loaded: LoadedConfig, json_out: str | N
     "--json", "json_out", metavar="FILE", help='Also write the results as JSON to FILE ("-" for stdout).'
 )
 @click.option("--no-store", is_flag=True, help="Do not record this scan in the store.")
+@click.option(
+    "--deep-tls",
+    is_flag=True,
+    help="Try every TLS cipher suite on its own (hundreds of connections per server; slow). "
+    "By default a few targeted offers find the weak ones.",
+)
 @_db_option
 @click.pass_context
 def scan(
@@ -194,6 +204,7 @@ def scan(
     patterns: tuple[str, ...],
     json_out: str | None,
     no_store: bool,
+    deep_tls: bool,
     db: str | None,
 ) -> None:
     """Scan the organisations in CONFIG and record the results.
@@ -213,7 +224,7 @@ def scan(
     with _errors(ctx):
         loaded = load_config(config)
         outcome, warnings = _scan_and_store(
-            loaded, org_ids=org_ids, patterns=patterns, db=db, store=not no_store
+            loaded, org_ids=org_ids, patterns=patterns, db=db, store=not no_store, deep_tls=deep_tls
         )
         for w in warnings:
             click.echo(f"secbase: warning: {w}", err=True)

@@ -114,6 +114,7 @@ class ScanSettings(_Strict):
     concurrency: int = Field(default=64, ge=1, le=1024)  # network operations in flight, whole scan
     per_server: int = Field(default=16, ge=1, le=256)  # in flight towards one remote server
     nameserver_port: Port = 53  # where name servers are asked directly (dns.nameservers)
+    deep_tls: bool = False  # try every cipher suite on its own (hundreds of handshakes per endpoint)
 
 
 class Organisation(_Strict):

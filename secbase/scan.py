@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from secbase.probes import Limiter, Probe, ProbeFailure
 from secbase.probes.dns import DnsProbe
 from secbase.probes.http import HttpProbe
 from secbase.probes.smtp import SmtpProbe
+from secbase.probes.tls import TlsProbe
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,12 @@ def run_scan(
     clock = now or started
 
     async def main() -> tuple[list[Result], dict[str, Any]]:
+        # Blocking probes (requests, smtplib, sslyze) run in threads: as many as the scan may have in
+        # flight, so that their time-outs overlap (the default pool has only a handful of threads).
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=config.scan.concurrency, thread_name_prefix="secbase-probe")
+        )
         probe_map = dict(probes) if probes is not None else default_probes(config)
         try:
             results = await _scan(orgs, checks, probe_map, clock, progress)
@@ -181,6 +189,11 @@ def run_scan(
         if isinstance(dns_probe, DnsProbe):
             stats["dns_queries"] = sum(dns_probe.sent.values())
             stats["dns_repeated"] = sum(n - 1 for n in dns_probe.sent.values() if n > 1)
+        tls_probe = probe_map.get("tls")
+        if isinstance(tls_probe, TlsProbe) and tls_probe.handshakes:
+            stats["tls_endpoints"] = len(tls_probe.handshakes)
+            stats["tls_handshakes"] = sum(tls_probe.handshakes.values())
+            stats["tls_handshakes_max"] = max(tls_probe.handshakes.values())
         return results, stats
 
     results, stats = asyncio.run(main())
@@ -205,4 +218,11 @@ def default_probes(config: Config) -> dict[str, Probe]:
     )
     http_probe = HttpProbe(timeout_s=config.scan.timeout, limiter=limiter, ca_file=config.scan.ca_file)
     smtp_probe = SmtpProbe(timeout_s=config.scan.timeout, limiter=limiter, ca_file=config.scan.ca_file)
-    return {kind: probe for probe in (dns_probe, http_probe, smtp_probe) for kind in probe.kinds}
+    tls_probe = TlsProbe(
+        timeout_s=config.scan.timeout,
+        limiter=limiter,
+        ca_file=config.scan.ca_file,
+        full_enumeration=config.scan.deep_tls,
+    )
+    probes = (dns_probe, http_probe, smtp_probe, tls_probe)
+    return {kind: probe for probe in probes for kind in probe.kinds}
