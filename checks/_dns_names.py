@@ -35,7 +35,13 @@ def names_up_to_registrable(name: str) -> list[str]:
 
 
 def host_addresses(hosts: list[str], facts: Facts) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Each host's A and AAAA addresses, and for hosts with none because a lookup failed, why."""
+    """Each host's A and AAAA addresses, and for each host whose addresses are not all known, why.
+
+    NXDOMAIN and NODATA are answers (no address of that family). A lookup that could not be answered
+    (a time-out, SERVFAIL) puts the host in the second mapping with that lookup's error, even when the
+    other family answered: a host is then never judged on part of its addresses. The first mapping
+    still lists the addresses that were found, for callers that need only one (any address will do).
+    """
     facts.require(*(dns_key(h, t) for h in hosts for t in ("A", "AAAA")))
     addresses: dict[str, list[str]] = {}
     unknown: dict[str, str] = {}
@@ -43,6 +49,6 @@ def host_addresses(hosts: list[str], facts: Facts) -> tuple[dict[str, list[str]]
         answers = [facts.dns(host, "A"), facts.dns(host, "AAAA")]
         addresses[host] = [r for a in answers if a.error is None for r in a.records]
         errors = [a.error for a in answers if a.error is not None]
-        if not addresses[host] and errors:
+        if errors:
             unknown[host] = errors[0]
     return addresses, unknown

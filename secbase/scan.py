@@ -13,6 +13,7 @@ from typing import Any
 from secbase.config import Config, Organisation
 from secbase.facts import FactKey, Facts, NeedFacts
 from secbase.model import Result, Status, Target, TargetKind
+from secbase.parse import UNSAFE_CHARS, clip
 from secbase.plugins import Check
 from secbase.probes import Limiter, Probe, ProbeFailure
 from secbase.probes.dns import DnsProbe
@@ -88,7 +89,9 @@ class _FactStore(Facts):
                 fact = await probe.fetch(key, self)
             except Exception as exc:  # the probe boundary: a bug of ours becomes a fact, the scan goes on
                 log.exception("probe %s failed on %s", key.kind, key)
-                fact = ProbeFailure(f"the {key.kind} probe failed on {key}: {type(exc).__name__}: {exc}")
+                fact = ProbeFailure(
+                    _plain(f"the {key.kind} probe failed on {key}: {type(exc).__name__}: {exc}")
+                )
         self.add(key, fact)
 
     async def fact(self, key: FactKey) -> object:
@@ -117,8 +120,15 @@ async def _run_unit(
             return [Result.error(check, target, str(exc))]
         except Exception as exc:  # the check runner: a check that raises becomes an error result
             log.exception("check %s raised on %s", check.id, target.name)
-            return [Result.error(check, target, f"the check itself failed ({type(exc).__name__}: {exc})")]
+            return [
+                Result.error(check, target, _plain(f"the check itself failed ({type(exc).__name__}: {exc})"))
+            ]
     return [Result.error(check, target, f"it needed more than {MAX_ROUNDS} rounds of lookups (a loop?)")]
+
+
+def _plain(text: str, limit: int = 500) -> str:
+    """An exception's text for the store: it may quote what a server sent, so one clean, short line."""
+    return clip(UNSAFE_CHARS.sub(" ", text), limit)
 
 
 def _applies(check: Check, target: Target) -> bool:

@@ -63,7 +63,8 @@ def nameservers(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list
         ]
     need = limits["min_answering"]
     if len(answering) < need:
-        if len(answering) + len(unknown) >= need:
+        answered = {h for h, _ in answering}
+        if len(answering) + len([h for h in unknown if h not in answered]) >= need:
             # the servers whose address lookup failed might answer: that is not known, so not a fail
             return [Result.error(nameservers, target, next(iter(unknown.values())))]
         return [

@@ -55,6 +55,8 @@ def mx(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
         ]
     names = sorted({h for _, h in hosts if h != "."})
     addresses, unknown = host_addresses(names, facts)
+    # One address is enough for mail to arrive: a host with some is not judged on the lookup that failed.
+    unknown = {h: why for h, why in unknown.items() if not addresses[h]}
     dead = [h for h in names if not addresses[h] and h not in unknown]
     if dead:
         hosts_have = f"MX hosts {', '.join(dead)} have" if len(dead) > 1 else f"MX host {dead[0]} has"

@@ -39,18 +39,17 @@ def starttls(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Re
     facts.require(*(smtp_key(mx, ip) for mx in names for ip in addresses[mx]))
     results = []
     for mx in names:
-        if mx in unknown:
-            results.append(Result.error(starttls, target, unknown[mx], subject=mx))
-        elif not addresses[mx]:
-            results.append(Result.error(starttls, target, f"{mx} has no address; see email.mx", subject=mx))
-        else:
-            results.append(_judge(target, mx, [facts.smtp(mx, ip) for ip in addresses[mx]]))
+        if not addresses[mx]:
+            why = unknown.get(mx, f"{mx} has no address; see email.mx")
+            results.append(Result.error(starttls, target, why, subject=mx))
+        else:  # the addresses that are known; a lookup that failed keeps a pass away, not a fail
+            results.append(_judge(target, mx, [facts.smtp(mx, ip) for ip in addresses[mx]], unknown.get(mx)))
     return results
 
 
-def _judge(target: Target, mx: str, answers: list[SmtpAnswer]) -> Result:
-    """One MX host, judged by all its addresses: a definite fail anywhere wins; else unknown anywhere is
-    an error (a pass needs every address); else the worst verdict."""
+def _judge(target: Target, mx: str, answers: list[SmtpAnswer], lookup_error: str | None = None) -> Result:
+    """One MX host, judged by all its addresses: a definite fail anywhere wins; else unknown anywhere (an
+    address, or a lookup of some of them) is an error (a pass needs every address); else the worst verdict."""
     evidence = join_lines((_line(a) for a in answers), EVIDENCE_CHARS)
     verdicts = [_verdict(mx, a) for a in answers if a.error is None]
     failed = [v for v in verdicts if v[0] is Status.FAIL]
@@ -59,6 +58,9 @@ def _judge(target: Target, mx: str, answers: list[SmtpAnswer]) -> Result:
     for a in answers:
         if a.error is not None:
             return Result.error(starttls, target, clean(a.error, REASON_CHARS), subject=mx, evidence=evidence)
+    if lookup_error is not None:
+        reason = clean(lookup_error, REASON_CHARS)
+        return Result.error(starttls, target, reason, subject=mx, evidence=evidence)
     rank = {Status.FAIL: 0, Status.WARN: 1, Status.PASS: 2}
     status, summary = min(verdicts, key=lambda v: rank[v[0]])
     return Result.make(starttls, target, status, summary, subject=mx, evidence=evidence)

@@ -5,7 +5,6 @@ Also the helpers every web check shares: the site's addresses, the HTTPS page to
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import Any
@@ -13,13 +12,14 @@ from urllib.parse import urljoin, urlsplit
 
 from secbase import Check, Facts, Result, Target, check
 from secbase.facts import HttpAnswer, HttpHop, HttpOutcome, http_key
+from secbase.parse import UNSAFE_CHARS
 
 EVIDENCE_CHARS = 200
 URL_CHARS = 100
 NO_HTTPS = "no HTTPS answer to judge; see web.https.available"
 NEITHER = "the site answers neither HTTP nor HTTPS"
 # Whatever a server sends is shown to people: control characters must not reach their terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_CONTROL = UNSAFE_CHARS  # a server's text is one line in the store: no line breaks, no direction changes
 
 
 def site_url(target: Target, scheme: str, path: str = "/") -> str:
@@ -28,7 +28,8 @@ def site_url(target: Target, scheme: str, path: str = "/") -> str:
 
 
 def clean(text: str, limit: int = EVIDENCE_CHARS) -> str:
-    """Server-sent text made safe to show: control characters replaced, cut to `limit` characters."""
+    """Server-sent text made safe to show: control, invisible and direction-changing characters replaced by
+    spaces, cut to `limit` characters."""
     text = _CONTROL.sub(" ", text[: limit + 1])
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -53,6 +53,15 @@ def software_disclosed(target: Target, facts: Facts, limits: Mapping[str, Any]) 
         return [page]
     answer, hop = page
     found = disclosures(hop, answer.body)
+    if not found and answer.body_truncated:
+        # The rest of the page was never read: it may name its software further down.
+        return [
+            Result.error(
+                software_disclosed,
+                target,
+                "the page is larger than 1 MiB and only its start was read; that part names no software",
+            )
+        ]
     if not found:
         return [
             Result.passed(

@@ -12,6 +12,7 @@ import ssl
 import sys
 import threading
 from dataclasses import KW_ONLY, dataclass, field
+from functools import cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
@@ -25,9 +26,10 @@ from secbase.lab.pki import CertFiles, server_context
 __all__ = ["HttpBehaviour", "LabSite", "LabWebServer", "Misbehaviour"]
 
 HttpBehaviour = Literal["redirect_https", "redirect_other_host", "no_redirect", "none"]
-Misbehaviour = Literal["huge_headers", "huge_body", "slow", "bad_utf8"]
+Misbehaviour = Literal["huge_headers", "header_flood", "huge_body", "slow", "bad_utf8"]
 
 HUGE_HEADER_COUNT = 5000
+HEADER_FLOOD_COUNT = 100_000  # "header_flood": the requirement's number, some 3 MB of headers
 HANDSHAKE_TIMEOUT = 5.0  # a client that connects and never says hello must not hold a thread for long
 IDLE_TIMEOUT = 10.0  # keep-alive connections, and clients that stop reading
 STREAM_CHUNK = b"x" * 65536
@@ -160,6 +162,12 @@ class _Server(ThreadingHTTPServer):
                 continue  # already closed by its thread or the peer: nothing left to end
 
 
+@cache
+def _filler(count: int) -> str:
+    """`count` filler header lines, built once: a flood must start at once, not after seconds of f-strings."""
+    return "\r\n".join(f"X-Lab-Filler-{i}: {'x' * 16}" for i in range(count))
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Answers GET and HEAD for the site named by Host; other known methods get 405."""
 
@@ -230,8 +238,9 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         """Write the response as raw bytes: repeated headers, and misbehaving ones, go out as given."""
         misbehaviour = site.misbehaviour if site is not None else None
-        if misbehaviour == "huge_headers":
-            headers = headers + [(f"X-Lab-Filler-{i}", "x" * 16) for i in range(HUGE_HEADER_COUNT)]
+        filler = []
+        if misbehaviour in ("huge_headers", "header_flood"):
+            filler = [_filler(HUGE_HEADER_COUNT if misbehaviour == "huge_headers" else HEADER_FLOOD_COUNT)]
         elif misbehaviour == "bad_utf8":
             # Latin-1 encoding turns these into bytes 0xE9 0xFF 0xFE: never valid UTF-8.
             headers = [*headers, ("X-Lab-Greeting", "caf\xe9 \xff\xfe")]
@@ -242,6 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
             *([] if own_server else [f"Server: {self.server_version}"]),
             f"Date: {self.date_time_string()}",
             *(f"{name}: {value}" for name, value in headers),
+            *filler,
         ]
         if misbehaviour == "huge_body":
             close = True  # no length: the body ends when the connection does (it never does)

@@ -1,8 +1,15 @@
 """Pure parsers for what servers send us (SPF, DMARC, DKIM, TLS-RPT, HSTS, CSP, cookies, security.txt, MTA-STS)."""
 
+import re
+
 
 class ParseError(ValueError):
     """A record that does not follow its format; the message is one plain-English sentence saying why."""
+
+
+# Characters that must never reach a terminal or the store raw from a server: C0 and C1 controls (line
+# breaks too), zero-width and direction-changing characters, line and paragraph separators, the BOM.
+UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 def clip(text: str, limit: int = 60) -> str:
@@ -10,4 +17,4 @@ def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["ParseError", "clip"]
+__all__ = ["UNSAFE_CHARS", "ParseError", "clip"]

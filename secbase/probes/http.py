@@ -1,17 +1,20 @@
 """HTTP facts (requests): a GET and its redirect chain, every host resolved by the scan's own resolvers.
 
-Only GET is ever sent, with a User-Agent that names secbase. Each hop connects to the address our DNS
-facts give, with the real name for SNI, the Host header and certificate checking. Bodies are read up to
-1 MiB and within a deadline, so a server that sends 10 GB or one byte a second costs one time-out.
+Only GET is ever sent, with a User-Agent that names secbase. Each hop connects to the addresses our DNS
+facts give (the next one when one refuses or does not answer, as browsers do), with the real name for
+SNI, the Host header and certificate checking. A hop has one time budget for connecting, TLS, headers
+and body: a server that answers one byte a second costs one time-out, and a 10 GB body is cut at 1 MiB.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import re
 import ssl
-import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -21,11 +24,13 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as u3connection
 
 from secbase._version import __version__
 from secbase.facts import DnsAnswer, FactKey, HttpAnswer, HttpHop, HttpOutcome, dns_key
 from secbase.probes import FactSource, Limiter
+from secbase.probes._deadline import Deadline
 from secbase.probes._trust import TrustBundle
 
 log = logging.getLogger(__name__)
@@ -34,21 +39,49 @@ USER_AGENT = f"secbase/{__version__} (security baseline check for a municipality
 MAX_BODY = 1 << 20  # 1 MiB: enough for any home page's head; a 10 GB body is cut here
 MAX_HOPS = 10
 MAX_HEADERS = 200  # http.client refuses more than 100 anyway; this caps what we keep
-MAX_HEADER_VALUE = 8192
+# http.client reads header lines of up to 64 KiB; only a value folded over several lines (obs-fold) can be
+# longer. A value over this is not cut (a CSP cut short may lose the directive that matters): the fetch
+# then ends in ERROR, naming the cap.
+MAX_HEADER_VALUE = 65536
+HOP_BUDGET = 3  # time-outs one hop may take in all: connecting (every address), TLS, headers and body
+REASON_URL_CHARS = 200  # a URL in a reason: redirects come from servers and may be 64 KB long
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_UNREACHED = {
+    HttpOutcome.REFUSED: "connection refused",
+    HttpOutcome.TIMEOUT: "no answer in time",
+    HttpOutcome.ERROR: "unreachable",
+}
+# A host name a redirect may lead to: LDH labels (and "_", seen in the wild), 253 characters at most,
+# perhaps with the root's dot at the end.
+_HOST_NAME = re.compile(
+    r"(?=.{1,254}\Z)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?\Z"
+)
+# What must not reach a reason raw: C0 and C1 controls, and the invisible or direction-changing characters.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 class _PinnedAdapter(HTTPAdapter):
-    """Connects to the address the scan resolved, while SNI, Host and certificate checks use the name."""
+    """Connects to one address the scan resolved, while SNI, Host and certificate checks use the name."""
 
-    def __init__(self, address: str, **kw: Any) -> None:
+    def __init__(self, address: str, deadline: Deadline, **kw: Any) -> None:
         def new_conn(conn: HTTPConnection) -> Any:
-            return u3connection.create_connection(
-                (address, conn.port),
-                conn.timeout,
-                source_address=conn.source_address,
-                socket_options=conn.socket_options,
-            )
+            # As urllib3's own _new_conn: its exceptions tell a failed connection from a failed answer.
+            wait_s = min(float(conn.timeout or deadline.seconds), deadline.remaining())
+            if wait_s <= 0:
+                raise ConnectTimeoutError(conn, f"no time left to connect to {address}")
+            try:
+                sock = u3connection.create_connection(
+                    (address, conn.port),
+                    wait_s,
+                    source_address=conn.source_address,
+                    socket_options=conn.socket_options,
+                )
+            except TimeoutError as exc:
+                raise ConnectTimeoutError(conn, f"connecting to {address} timed out") from exc
+            except OSError as exc:
+                raise NewConnectionError(conn, f"cannot connect to {address}: {exc}") from exc
+            deadline.watch(sock)
+            return sock
 
         http = type("PinnedHTTPConnection", (HTTPConnection,), {"_new_conn": new_conn})
         https = type("PinnedHTTPSConnection", (HTTPSConnection,), {"_new_conn": new_conn})
@@ -72,6 +105,7 @@ class _Got:
     truncated: bool = False
     outcome: HttpOutcome = HttpOutcome.OK
     reason: str = ""
+    unreached: bool = False  # the connection itself failed (refused, timed out): another address may do
 
 
 class HttpProbe:
@@ -94,99 +128,171 @@ class HttpProbe:
         start = url = key.args[0]
         hops: list[HttpHop] = []
         seen: set[str] = set()
+
+        def ended(outcome: HttpOutcome, reason: str, **kw: Any) -> HttpAnswer:
+            # Reasons quote URLs and errors that servers wrote: shown safe and short, like any data.
+            return HttpAnswer(start, outcome, tuple(hops), reason=_safe(reason, 600), **kw)
+
         for _ in range(MAX_HOPS + 1):
             if url in seen:
-                return HttpAnswer(
-                    start, HttpOutcome.REDIRECT_LOOP, tuple(hops), reason=f"{url} redirects back to itself"
-                )
+                return ended(HttpOutcome.REDIRECT_LOOP, f"{_short(url)} redirects back to itself")
             seen.add(url)
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            if parts.scheme not in ("http", "https") or not host:
-                return HttpAnswer(
-                    start, HttpOutcome.ERROR, tuple(hops), reason=f"cannot follow a redirect to {url!r}"
-                )
-            address, failure = await self._address(host, facts)
-            if address is None:
-                assert failure is not None
-                return HttpAnswer(start, failure[0], tuple(hops), reason=failure[1])
+            host = _host(url)
+            if host is None:
+                return ended(HttpOutcome.ERROR, f"cannot follow a redirect to {_short(url)!r}")
+            addresses, failure = await self._addresses(host, facts)
+            if failure is not None:
+                return ended(*failure)
             async with self.limiter.slot(host):
-                got = await asyncio.to_thread(self._get, url, address)
-            if got.hop is None:
-                return HttpAnswer(start, got.outcome, tuple(hops), reason=got.reason)
-            hops.append(got.hop)
+                got = await asyncio.to_thread(self._get, url, addresses)
+            if got.hop is not None:
+                hops.append(got.hop)
+            if got.hop is None or got.outcome is not HttpOutcome.OK:
+                return ended(got.outcome, got.reason, body=got.body, body_truncated=got.truncated)
             if got.hop.status in REDIRECTS and got.hop.location:
-                url = urljoin(url, got.hop.location)
+                try:
+                    url = urljoin(url, got.hop.location)
+                except ValueError:
+                    return ended(
+                        HttpOutcome.ERROR, f"cannot follow a redirect to {_short(got.hop.location)!r}"
+                    )
                 continue
-            return HttpAnswer(start, HttpOutcome.OK, tuple(hops), body=got.body, body_truncated=got.truncated)
-        return HttpAnswer(
-            start, HttpOutcome.TOO_MANY_REDIRECTS, tuple(hops), reason=f"more than {MAX_HOPS} redirects"
+            return ended(HttpOutcome.OK, "", body=got.body, body_truncated=got.truncated)
+        return ended(HttpOutcome.TOO_MANY_REDIRECTS, f"more than {MAX_HOPS} redirects")
+
+    async def _addresses(
+        self, host: str, facts: FactSource
+    ) -> tuple[list[str], tuple[HttpOutcome, str] | None]:
+        """Every address of the host by the scan's resolvers, IPv4 first, or why they are not known.
+
+        A lookup that could not be answered makes them unknown even when the other family answered:
+        a site is judged on all its addresses or not at all. NXDOMAIN and NODATA are answers.
+        """
+        if _is_ip(host):
+            return [host], None
+        answers = await asyncio.gather(*(facts.fact(dns_key(host, rdtype)) for rdtype in ("A", "AAAA")))
+        addresses: list[str] = []
+        for answer in answers:
+            if not isinstance(answer, DnsAnswer):  # the DNS probe itself broke: say so, do not guess
+                why = getattr(answer, "reason", "") or type(answer).__name__
+                return [], (HttpOutcome.DNS_ERROR, f"the address of {host} could not be looked up: {why}")
+            if answer.error is not None:
+                return [], (HttpOutcome.DNS_ERROR, answer.error)
+            addresses += answer.records
+        if not addresses:
+            return [], (HttpOutcome.NO_ADDRESS, f"{host} has no address in DNS")
+        return list(dict.fromkeys(addresses)), None
+
+    def _get(self, url: str, addresses: Sequence[str]) -> _Got:
+        """One GET, in a worker thread (requests is blocking): each address in turn until one answers."""
+        deadline = Deadline(HOP_BUDGET * self.timeout_s)
+        try:
+            unreached: list[tuple[str, _Got]] = []
+            for address in addresses:
+                got = self._get_from(url, address, deadline)
+                if not got.unreached:
+                    return got
+                unreached.append((address, got))
+                if deadline.passed:
+                    break
+        finally:
+            deadline.close()
+        if len(addresses) == 1:
+            return unreached[0][1]
+        outcomes = {got.outcome for _, got in unreached}
+        notes = "; ".join(f"{address}: {_UNREACHED[got.outcome]}" for address, got in unreached)
+        if outcomes == {HttpOutcome.REFUSED} and len(unreached) == len(addresses):
+            return _Got(None, outcome=HttpOutcome.REFUSED, reason=f"nothing answers at {url} ({notes})")
+        # Some address did not answer, or was not tried in time: whether it would refuse is not known.
+        timed_out = HttpOutcome.TIMEOUT in outcomes or len(unreached) < len(addresses)
+        return _Got(
+            None,
+            outcome=HttpOutcome.TIMEOUT if timed_out else HttpOutcome.ERROR,
+            reason=f"{url} could not be reached at any address within {deadline.seconds:g} s ({notes})",
         )
 
-    async def _address(
-        self, host: str, facts: FactSource
-    ) -> tuple[str | None, tuple[HttpOutcome, str] | None]:
-        """The host's first address by the scan's resolvers (IPv4 first), or why there is none."""
-        if _is_ip(host):
-            return host, None
-        errors: list[str] = []
-        for rdtype in ("A", "AAAA"):
-            answer = await facts.fact(dns_key(host, rdtype))
-            assert isinstance(answer, DnsAnswer)
-            if answer.error is not None:
-                errors.append(answer.error)
-            elif answer.records:
-                return answer.records[0], None
-        if errors:
-            return None, (HttpOutcome.DNS_ERROR, errors[0])
-        return None, (HttpOutcome.NO_ADDRESS, f"{host} has no address in DNS")
-
-    def _get(self, url: str, address: str) -> _Got:
-        """One GET, in a worker thread: requests is blocking."""
-        session = requests.Session()
-        session.mount("http://", _PinnedAdapter(address))
-        session.mount("https://", _PinnedAdapter(address))
-        deadline = time.monotonic() + 3 * self.timeout_s
+    def _get_from(self, url: str, address: str, deadline: Deadline) -> _Got:
+        """One GET to one address, within the hop's deadline."""
+        adapter = _PinnedAdapter(address, deadline)
+        request = requests.Request(
+            "GET", url, headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5"}
+        ).prepare()
+        late = _Got(
+            None,
+            outcome=HttpOutcome.TIMEOUT,
+            reason=f"{url} did not finish answering within {deadline.seconds:g} s",
+        )
         try:
-            with session.get(
-                url,
-                allow_redirects=False,
+            # The adapter, not a Session: a Session reads a redirect's whole body to free the connection
+            # (an endless one never ends) and takes proxies and .netrc passwords from the environment.
+            response = adapter.send(
+                request,
                 stream=True,
                 timeout=(self.timeout_s, self.timeout_s),
                 verify=self.ca_bundle,
-                headers={"User-Agent": USER_AGENT, "Accept": "text/html,*/*;q=0.5"},
-            ) as response:
+                proxies={},
+            )
+            try:
                 headers = tuple(
-                    (name.lower(), value[:MAX_HEADER_VALUE])
-                    for name, value in list(response.raw.headers.items())[:MAX_HEADERS]
+                    (name.lower(), value) for name, value in list(response.raw.headers.items())[:MAX_HEADERS]
                 )
-                body, truncated = _read_body(response, deadline)
+                too_long = [name for name, value in headers if len(value) > MAX_HEADER_VALUE]
+                if too_long:
+                    return _Got(
+                        None,
+                        outcome=HttpOutcome.ERROR,
+                        reason=f"{url} sent a {too_long[0]} header longer than {MAX_HEADER_VALUE} characters, "
+                        "more than is read",
+                    )
                 hop = HttpHop(url, address, response.status_code, headers, response.headers.get("location"))
-                return _Got(hop, body, truncated)
+                if hop.status in REDIRECTS and hop.location:
+                    body, truncated = "", False  # a redirect's body is never shown: not read at all
+                else:
+                    body, truncated = _read_body(response, deadline)
+            finally:
+                response.close()
+            if deadline.passed:
+                # The page was still coming: judging what arrived would judge a page we never saw whole.
+                return replace(late, hop=hop, body=body, truncated=True)
+            return _Got(hop, body, truncated)
         except requests.exceptions.SSLError as exc:
+            if deadline.passed:
+                return late
             if _cause(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
                 # A hang-up in the middle of the handshake says nothing about the certificate.
                 return _Got(None, outcome=HttpOutcome.ERROR, reason=f"{url} hung up during the TLS handshake")
-            return _Got(
-                None,
-                outcome=HttpOutcome.TLS_ERROR,
-                reason=f"the certificate of {url} was not accepted: {_why(exc)}",
-            )
+            if _cause(exc, (ssl.SSLCertVerificationError,)):
+                why = f"the certificate of {url} was not accepted: {_why(exc)}"
+            else:
+                why = f"the TLS handshake with {url} failed: {_why(exc)}"
+            return _Got(None, outcome=HttpOutcome.TLS_ERROR, reason=why)
         except requests.exceptions.ConnectTimeout:
             return _Got(
-                None, outcome=HttpOutcome.TIMEOUT, reason=f"{url} did not answer within {self.timeout_s:g} s"
+                None,
+                outcome=HttpOutcome.TIMEOUT,
+                reason=f"{url} did not answer within {self.timeout_s:g} s (at {address})",
+                unreached=True,
             )
-        except requests.exceptions.ReadTimeout:
+        except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
+            # urllib3's own when the body stalls: read1 is urllib3's, not wrapped by requests.
             return _Got(
                 None,
                 outcome=HttpOutcome.TIMEOUT,
                 reason=f"{url} stopped answering (over {self.timeout_s:g} s)",
             )
         except requests.exceptions.ConnectionError as exc:
+            if deadline.passed:
+                return late
             if _cause(exc, (ConnectionRefusedError,)):
                 return _Got(
-                    None, outcome=HttpOutcome.REFUSED, reason=f"nothing answers at {url} (connection refused)"
+                    None,
+                    outcome=HttpOutcome.REFUSED,
+                    reason=f"nothing answers at {url} ({address}: connection refused)",
+                    unreached=True,
                 )
+            if _cause(exc, (NewConnectionError,)):
+                # Unreachable network or host (no IPv6 route, say): a browser tries the next address.
+                return _Got(None, outcome=HttpOutcome.ERROR, reason=f"{url}: {_why(exc)}", unreached=True)
             return _Got(None, outcome=HttpOutcome.ERROR, reason=f"{url}: {_why(exc)}")
         except (
             requests.exceptions.RequestException,
@@ -194,12 +300,14 @@ class HttpProbe:
             OSError,
             ValueError,
         ) as exc:
+            if deadline.passed:
+                return late
             return _Got(None, outcome=HttpOutcome.ERROR, reason=f"{url}: {_why(exc)}")
         finally:
-            session.close()
+            adapter.close()
 
 
-def _read_body(response: requests.Response, deadline: float) -> tuple[str, bool]:
+def _read_body(response: requests.Response, deadline: Deadline) -> tuple[str, bool]:
     """At most MAX_BODY bytes, and only until the deadline: a slow or endless body is cut, not waited for."""
     chunks: list[bytes] = []
     size = 0
@@ -212,11 +320,52 @@ def _read_body(response: requests.Response, deadline: float) -> tuple[str, bool]
             break
         chunks.append(chunk)
         size += len(chunk)
-        if size >= MAX_BODY or time.monotonic() > deadline:
+        if size >= MAX_BODY or deadline.passed:
             truncated = True
             break
     data = b"".join(chunks)[:MAX_BODY]
-    return data.decode(response.encoding or "utf-8", errors="replace"), truncated
+    return data.decode(_codec(response.encoding), errors="replace"), truncated
+
+
+def _codec(name: str | None) -> str:
+    """The charset a server named, if Python decodes text with it; else UTF-8 (the web's default)."""
+    try:
+        # Not b"": Python decodes nothing without looking the codec up. LookupError also for rot13 & co.
+        b"x".decode(name or "utf-8", errors="replace")
+    except LookupError:
+        return "utf-8"
+    return name or "utf-8"
+
+
+def _host(url: str) -> str | None:
+    """The host of a URL we may follow (http or https, a host name or an address), or None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  # raises ValueError for a port that is no number or out of range
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    if _is_ip(host):
+        return host
+    try:
+        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        return None
+    return ascii_host if _HOST_NAME.match(ascii_host) else None
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= REASON_URL_CHARS else url[: REASON_URL_CHARS - 3] + "..."
+
+
+def _safe(text: str, limit: int) -> str:
+    """Server-written text fit for a reason: unsafe characters escaped (\\x1b), cut to `limit` characters."""
+    text = _UNSAFE.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _cause(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
@@ -247,8 +396,6 @@ def _why(exc: BaseException) -> str:
 
 
 def _is_ip(host: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import socket
 import ssl
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from secbase.facts import FactKey, SmtpAnswer, SmtpOutcome
 from secbase.probes import FactSource, Limiter
+from secbase.probes._deadline import Deadline
 from secbase.probes._trust import TrustBundle
 
 log = logging.getLogger(__name__)
 
 EHLO_NAME = "secbase-baseline-check.invalid"  # says who we are; .invalid: it is no host of anyone's
+CONVERSATION_BUDGET = 5  # time-outs one whole conversation may take: connect, banner, EHLO, STARTTLS, QUIT
 HOSTNAME_MISMATCH = 62  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the chain is fine, the name is not
 
 
@@ -45,14 +49,35 @@ class SmtpProbe:
             return await asyncio.to_thread(self._talk, mx, address, port)
 
     def _talk(self, mx: str, address: str, port: int) -> SmtpAnswer:
+        """The conversation, within one budget: a server trickling endless reply lines is cut off."""
+        deadline = Deadline(CONVERSATION_BUDGET * self.timeout_s)
+        smtp = _WatchedSMTP(deadline, timeout=self.timeout_s, local_hostname=EHLO_NAME)
+        try:
+            answer = self._converse(smtp, mx, address, port)
+        finally:
+            deadline.close()
+            smtp.close()
+        if deadline.passed:  # whatever the cut looked like (a hang-up, a failed handshake), it was us
+            return SmtpAnswer(
+                mx,
+                address,
+                port,
+                SmtpOutcome.TIMEOUT,
+                reason=f"the mail server {mx} ({address} port {port}) did not finish the conversation "
+                f"within {deadline.seconds:g} s",
+            )
+        return answer
+
+    def _converse(self, smtp: smtplib.SMTP, mx: str, address: str, port: int) -> SmtpAnswer:
         where = f"{mx} ({address} port {port})"
 
         def ended(outcome: SmtpOutcome, reason: str, **kw: object) -> SmtpAnswer:
             return SmtpAnswer(mx, address, port, outcome, reason=reason, **kw)  # type: ignore[arg-type]
 
-        smtp = smtplib.SMTP(timeout=self.timeout_s, local_hostname=EHLO_NAME)
+        greeted = False
         try:
             code, banner_bytes = smtp.connect(address, port)
+            greeted = True
             banner = banner_bytes.decode("utf-8", errors="replace")[:500]
             if code != 220:
                 kind = SmtpOutcome.TEMPFAIL if 400 <= code < 500 else SmtpOutcome.ERROR
@@ -73,7 +98,14 @@ class SmtpProbe:
         except smtplib.SMTPConnectError as exc:
             kind = SmtpOutcome.TEMPFAIL if 400 <= exc.smtp_code < 500 else SmtpOutcome.ERROR
             return ended(kind, f"the mail server {where} answered {exc.smtp_code}: {_text(exc.smtp_error)}")
-        except smtplib.SMTPServerDisconnected:
+        except smtplib.SMTPServerDisconnected as exc:
+            if isinstance(exc.__context__, TimeoutError):
+                # smtplib reports a read that timed out as "Connection unexpectedly closed".
+                when = "in the middle of the conversation" if greeted else "with its greeting"
+                return ended(
+                    SmtpOutcome.TIMEOUT,
+                    f"the mail server {where} did not answer within {self.timeout_s:g} s {when}",
+                )
             return ended(
                 SmtpOutcome.DROPPED, f"the mail server {where} hung up in the middle of the conversation"
             )
@@ -89,8 +121,6 @@ class SmtpProbe:
             return ended(
                 SmtpOutcome.ERROR, f"talking to the mail server {where} failed: {type(exc).__name__}: {exc}"
             )
-        finally:
-            smtp.close()
 
     def _starttls(
         self, smtp: smtplib.SMTP, mx: str, address: str, port: int, banner: str, ehlo: tuple[str, ...]
@@ -125,6 +155,19 @@ class SmtpProbe:
         return answer(
             SmtpOutcome.OK, tls_ok=True, tls_version=version or "", cert_trusted=True, cert_name_matches=True
         )
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    """smtplib's client, its socket watched by a deadline from the moment it connects."""
+
+    def __init__(self, deadline: Deadline, **kw: Any) -> None:
+        self._deadline = deadline
+        super().__init__(**kw)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._deadline.watch(sock)
+        return sock  # type: ignore[no-any-return]
 
 
 def _goodbye(smtp: smtplib.SMTP) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import socket
 import threading
 import warnings
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from nassl.legacy_ssl_client import LegacySslClient
 from nassl.ssl_client import ClientCertificateRequested, OpenSslVersionEnum, SslClient
+from sslyze.connection_helpers import tls_connection as _sslyze_connection
 from sslyze.connection_helpers.opportunistic_tls_helpers import ProtocolWithOpportunisticTlsEnum
 from sslyze.connection_helpers.tls_connection import NoCiphersAvailableBugInSSlyze, SslConnection
 from sslyze.errors import (
@@ -65,6 +67,7 @@ from secbase.facts import (
 )
 from secbase.parse import clip
 from secbase.probes import FactSource, Limiter
+from secbase.probes._deadline import Deadline
 from secbase.probes._trust import TrustBundle
 from secbase.probes.smtp import EHLO_NAME
 
@@ -80,6 +83,8 @@ VERSIONS: dict[TlsVersionEnum, str] = {
 }
 EVERY_SUITE = "ALL:COMPLEMENTOFALL:-PSK:-SRP"  # PSK and SRP need a shared secret: no server offers them to us
 WEAK_MARKS = ("NULL", "anon", "EXPORT", "RC4", "_DES_", "DES40", "DES_64", "3DES", "DES_192", "RC2", "IDEA")
+ENDPOINT_BUDGET = 8  # time-outs all the handshakes with one endpoint may take together
+FULL_BUDGET = 300  # the same with --deep-tls: hundreds of handshakes
 OFFERS_PER_GROUP = 3  # how many suites of one group are named, at most, before we stop asking
 TEXT_CHARS = 300
 
@@ -149,8 +154,9 @@ class TlsProbe:
         return answer
 
     def probe(self, host: str, address: str, port: int, starttls: str, now: datetime) -> TlsAnswer:
-        """Every handshake with one endpoint, one after the other (politeness), and what they showed."""
-        endpoint = _Endpoint(host, address, port, starttls, self.timeout_s)
+        """Every handshake with one endpoint, within one budget of time, and what they showed."""
+        budget = (FULL_BUDGET if self.full_enumeration else ENDPOINT_BUDGET) * self.timeout_s
+        endpoint = _Endpoint(host, address, port, starttls, self.timeout_s, Deadline(budget))
         try:
             return self._probe(endpoint, now)
         except Exception as exc:  # nassl raises odd things for odd servers; never a crash of the scan
@@ -159,6 +165,8 @@ class TlsProbe:
                 TlsOutcome.ERROR,
                 reason=f"TLS with {endpoint.where} failed: {type(exc).__name__}: {clip(str(exc), TEXT_CHARS)}",
             )
+        finally:
+            endpoint.deadline.close()
 
     def _probe(self, ep: _Endpoint, now: datetime) -> TlsAnswer:
         hellos = _versions(ep)
@@ -281,8 +289,11 @@ class TlsProbe:
 class _Endpoint:
     """One host:port at one address, and the handshakes made with it."""
 
-    def __init__(self, host: str, address: str, port: int, starttls: str, timeout_s: float) -> None:
+    def __init__(
+        self, host: str, address: str, port: int, starttls: str, timeout_s: float, deadline: Deadline
+    ) -> None:
         self.host, self.address, self.port, self.starttls = host, address, port, starttls
+        self.deadline = deadline
         self.timeout = max(1, math.ceil(timeout_s))  # sslyze takes whole seconds
         self.location = ServerNetworkLocation(hostname=host, port=port, ip_address=address)
         self.config = ServerNetworkConfiguration(
@@ -310,7 +321,23 @@ class _Endpoint:
         )
 
     def hello(self, version: TlsVersionEnum, *, legacy: bool, ciphers: str | None = None) -> _Hello:
-        """One handshake at `version`, offering `ciphers` (an OpenSSL cipher string, or a TLS 1.3 suite)."""
+        """One handshake at `version`, offering `ciphers` (an OpenSSL cipher string, or a TLS 1.3 suite),
+        unless the endpoint's time is up; one cut short by the deadline is "not known", whatever it looked like."""
+        out_of_time = _Hello(
+            None,
+            reason=f"{self.where} did not finish within {self.deadline.seconds:g} s",
+            unreachable=TlsOutcome.TIMEOUT,
+        )
+        if self.deadline.passed:
+            return out_of_time
+        _watch.deadline = self.deadline
+        try:
+            hello = self._hello(version, legacy=legacy, ciphers=ciphers)
+        finally:
+            _watch.deadline = None
+        return out_of_time if self.deadline.passed and not hello.accepted else hello
+
+    def _hello(self, version: TlsVersionEnum, *, legacy: bool, ciphers: str | None) -> _Hello:
         conn = SslConnection(
             server_location=self.location,
             network_configuration=self.config,
@@ -357,6 +384,25 @@ class _Endpoint:
         finally:
             with contextlib.suppress(OSError, nassl._nassl.OpenSSLError):
                 conn.close()  # a server that already hung up changes nothing we learned
+
+
+# sslyze opens each connection's socket inside SslConnection.connect (and holds the STARTTLS conversation
+# there too). So that a server trickling bytes cannot hold a handshake past the endpoint's budget, the
+# socket is handed to the deadline of the thread's current endpoint as it is opened. Without one set, the
+# function behaves as sslyze's own.
+_watch = threading.local()
+_sslyze_open_socket = _sslyze_connection._open_socket
+
+
+def _open_watched_socket(server_location: ServerNetworkLocation, network_timeout: int) -> socket.socket:
+    sock = _sslyze_open_socket(server_location, network_timeout)
+    deadline: Deadline | None = getattr(_watch, "deadline", None)
+    if deadline is not None:
+        deadline.watch(sock)
+    return sock
+
+
+_sslyze_connection._open_socket = _open_watched_socket
 
 
 def _trust_words(message: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ import jinja2
 from secbase._version import __version__
 from secbase.config import Config
 from secbase.model import Finding, Result, Severity, Status
+from secbase.parse import UNSAFE_CHARS
 from secbase.plugins import Check
 from secbase.scan import ScanOutcome
 
@@ -32,7 +32,7 @@ STATUS_LABEL = {
 
 # Every C0 and C1 control (newline and tab too: a value is one line, so a record cannot forge report
 # lines), zero-width and direction-changing characters, the line and paragraph separators, BOM.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_CONTROL = UNSAFE_CHARS
 
 
 def clean(value: Any) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -51,9 +53,11 @@ def servers(pki: LabPki) -> Iterator[None]:
         server.stop()
 
 
-def talk(pki: LabPki, mx: str, last: str) -> SmtpAnswer:
+def talk(pki: LabPki, mx: str, last: str, *, timeout_s: float = 2) -> SmtpAnswer:
     async def main() -> SmtpAnswer:
-        probe = SmtpProbe(timeout_s=2, limiter=Limiter(total=4, per_server=1), ca_file=pki.ca_pem_path)
+        probe = SmtpProbe(
+            timeout_s=timeout_s, limiter=Limiter(total=4, per_server=1), ca_file=pki.ca_pem_path
+        )
         try:
             return await probe.fetch(smtp_key(mx, NET + last))
         finally:
@@ -97,3 +101,93 @@ def test_a_self_signed_certificate_is_not_trusted(pki: LabPki, servers: None) ->
 def test_nothing_listening_is_refused_not_a_verdict(pki: LabPki) -> None:
     answer = talk(pki, "mail.none.test", "99")
     assert answer.outcome is SmtpOutcome.REFUSED and answer.error is not None
+
+
+@pytest.fixture
+def silent_after_banner() -> Iterator[None]:
+    """A server that greets, reads what it is sent and never answers: EHLO waits for a reply in vain."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((NET + "7", 25))
+    listener.listen()
+    done = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 mail.silent.test ESMTP\r\n")
+            conn.settimeout(0.1)
+            while not done.is_set():
+                try:
+                    if not conn.recv(1024):
+                        return  # the probe hung up: nothing more to ignore
+                except TimeoutError:
+                    continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield
+    done.set()
+    listener.close()
+    thread.join(timeout=5)
+
+
+def test_a_server_silent_after_its_banner_is_a_time_out_not_a_hang_up(
+    pki: LabPki, silent_after_banner: None
+) -> None:
+    answer = talk(pki, "mail.silent.test", "7", timeout_s=0.5)
+    assert answer.outcome is SmtpOutcome.TIMEOUT, answer
+    assert "did not answer within 0.5 s" in (answer.error or "")
+    assert "hung up" not in (answer.error or "")
+
+
+@pytest.fixture
+def endless_ehlo() -> Iterator[None]:
+    """A server that answers EHLO with continuation lines ("250-...") forever, each well within a time-out."""
+    listener = socket.create_server((NET + "8", 25))
+    done = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"220 mail.endless.test ESMTP\r\n")
+            conn.recv(1024)
+            try:
+                while not done.is_set():
+                    conn.sendall(b"250-STILL-GOING\r\n")
+                    done.wait(0.1)
+            except OSError:
+                return  # the probe cut the conversation off
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield
+    done.set()
+    listener.close()
+    thread.join(timeout=5)
+
+
+def test_endless_reply_lines_are_cut_off_by_the_conversation_budget(pki: LabPki, endless_ehlo: None) -> None:
+    answer = talk(pki, "mail.endless.test", "8", timeout_s=0.5)
+    assert answer.outcome is SmtpOutcome.TIMEOUT, answer
+    assert "did not finish the conversation within 2.5 s" in (answer.error or "")
+
+
+@pytest.fixture
+def never_greets() -> Iterator[None]:
+    """A server that takes the connection and never sends its 220 greeting."""
+    listener = socket.create_server((NET + "9", 25))
+    held: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True)
+    thread.start()
+    yield
+    listener.close()
+    thread.join(timeout=5)
+    for conn in held:
+        conn.close()
+
+
+def test_a_server_that_never_greets_is_a_time_out_with_its_greeting(pki: LabPki, never_greets: None) -> None:
+    answer = talk(pki, "mail.mute.test", "9", timeout_s=0.5)
+    assert answer.outcome is SmtpOutcome.TIMEOUT, answer
+    assert "within 0.5 s with its greeting" in (answer.error or "")

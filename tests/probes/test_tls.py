@@ -92,10 +92,22 @@ def servers(pki: LabPki) -> Iterator[None]:
 
 
 def probe(
-    pki: LabPki, host: str, address: str, port: int = 443, starttls: str = "", **kw: object
+    pki: LabPki,
+    host: str,
+    address: str,
+    port: int = 443,
+    starttls: str = "",
+    *,
+    timeout_s: float = 2,
+    **kw: object,
 ) -> TlsAnswer:
     async def main() -> TlsAnswer:
-        tls = TlsProbe(timeout_s=2, limiter=Limiter(total=8, per_server=4), ca_file=pki.ca_pem_path, **kw)  # type: ignore[arg-type]
+        tls = TlsProbe(
+            timeout_s=timeout_s,
+            limiter=Limiter(total=8, per_server=4),
+            ca_file=pki.ca_pem_path,
+            **kw,  # type: ignore[arg-type]
+        )
         try:
             return await tls.fetch(tls_key(host, address, port, starttls))
         finally:
@@ -255,3 +267,38 @@ def test_a_name_always_covers_itself_and_its_wildcard_covers_its_children(name: 
     assert covers([name], [], name)
     assert covers([f"*.{name}"], [], f"x.{name}")
     assert not covers([f"*.{name}"], [], f"x.y.{name}")
+
+
+def test_a_server_trickling_its_handshake_is_cut_off_by_the_endpoint_budget(pki: LabPki) -> None:
+    """Each byte comes well within the read time-out, so only the endpoint's budget can end it."""
+    listener = socket.create_server((NET + "97", 443))
+    stop = threading.Event()
+
+    def trickle(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 KiB is coming...
+                while not stop.is_set():
+                    conn.sendall(b"\x00")  # ...a byte at a time
+                    stop.wait(0.2)
+            except OSError:
+                return
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                threading.Thread(target=trickle, args=(listener.accept()[0],), daemon=True).start()
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        a = probe(pki, "trickle.test", NET + "97", timeout_s=0.5)
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert a.outcome is TlsOutcome.TIMEOUT, a
+    assert a.error is not None and "did not finish within 4 s" in a.error

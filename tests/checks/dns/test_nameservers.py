@@ -201,3 +201,17 @@ def test_a_single_name_server_fails_even_when_its_address_lookup_times_out() -> 
         failed(f"ns1.{D}", "AAAA"),
     )
     assert result.status is Status.FAIL
+
+
+def test_an_answering_server_whose_aaaa_lookup_failed_is_not_counted_twice() -> None:
+    # ns1 answers on IPv4 (its AAAA lookup timed out); ns2 has no address at all: one answering server.
+    result = run_one(
+        nameservers,
+        TARGET,
+        answer(D, "NS", f"ns1.{D}.", f"ns2.{D}."),
+        answer(f"ns1.{D}", "A", "192.0.2.53"),
+        failed(f"ns1.{D}", "AAAA"),
+        host(f"ns2.{D}"),
+        soa_from("192.0.2.53"),
+    )
+    assert result.status is Status.FAIL, result.summary

@@ -176,3 +176,11 @@ def test_a_definite_fail_on_one_address_wins_over_an_unknown_one() -> None:
         (smtp_key(MX1, "2001:db8::25"), unknown),
     ]
     assert run_one(starttls, TARGET, facts).status is Status.FAIL
+
+
+def test_a_failed_aaaa_lookup_keeps_a_pass_away_but_not_a_fail() -> None:
+    v4_only = [answer(MX1, "A", IP1), failed(MX1, "AAAA")]
+    good = run_one(starttls, TARGET, mx(MX1), v4_only, smtp())
+    assert good.status is Status.ERROR and good.subject == MX1
+    plain = run_one(starttls, TARGET, mx(MX1), v4_only, smtp(starttls_offered=False, tls_ok=None))
+    assert plain.status is Status.FAIL, plain.summary
