@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import struct
 from dataclasses import dataclass
 
 QR = 0x8000
+DRAIN_LIMIT = 256  # datagrams read per wake-up at most
+MAX_DATAGRAM = 65535
 RETRIES = 3  # sends per question within its time-out: one lost datagram must not mean "could not check"
 
 
@@ -41,16 +44,40 @@ class _Pending:
     future: asyncio.Future[bytes]
 
 
-class _Channel(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
+class _Channel:
+    """A connected, non-blocking UDP socket read by the event loop.
+
+    Every datagram waiting is read at each wake-up (asyncio's datagram transport reads one per loop
+    iteration: with the loop busy, answers would queue up unread until their questions timed out).
+    """
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
         self.pending: dict[int, _Pending] = {}
-        self.transport: asyncio.DatagramTransport | None = None
         self.closed = False
+        self._sock = sock
+        self._loop = loop
+        loop.add_reader(sock.fileno(), self._drain)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # a datagram transport, not its ABC
+    def send(self, message: bytes) -> None:
+        try:
+            self._sock.send(message)
+        except BlockingIOError:
+            return  # the send buffer is full: the question is sent again a third of the time-out later
+        except OSError as exc:
+            self._fail(exc)
 
-    def datagram_received(self, data: bytes, addr: object) -> None:
+    def _drain(self) -> None:
+        for _ in range(DRAIN_LIMIT):  # bounded, so that a flood of datagrams cannot hold the loop
+            try:
+                data = self._sock.recv(MAX_DATAGRAM)
+            except BlockingIOError:
+                return
+            except OSError as exc:  # on a connected socket, the ICMP answer of the one server
+                self._fail(exc)
+                return
+            self._received(data)
+
+    def _received(self, data: bytes) -> None:
         if len(data) < 12:
             return
         qid, flags = struct.unpack("!HH", data[:4])
@@ -66,17 +93,18 @@ class _Channel(asyncio.DatagramProtocol):
             return
         waiting.future.set_result(data)
 
-    def error_received(self, exc: Exception) -> None:
-        # On a connected socket this is the ICMP answer of the one server: nothing listens there.
+    def _fail(self, exc: BaseException) -> None:
         for waiting in self.pending.values():
             if not waiting.future.done():
                 waiting.future.set_exception(exc)
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def close(self) -> None:
+        if self.closed:
+            return
         self.closed = True
-        for waiting in self.pending.values():
-            if not waiting.future.done():
-                waiting.future.set_exception(exc or ConnectionResetError("the DNS socket closed"))
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+        self._fail(ConnectionResetError("the DNS socket closed"))
 
 
 class UdpChannels:
@@ -93,9 +121,15 @@ class UdpChannels:
         return await asyncio.shield(task)
 
     async def _open(self, host: str, port: int) -> _Channel:
-        loop = asyncio.get_running_loop()
-        _, proto = await loop.create_datagram_endpoint(_Channel, remote_addr=(host, port))
-        return proto
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            sock.connect((host, port))  # UDP: no packet sent, only the peer fixed (and others filtered)
+        except OSError:
+            sock.close()
+            raise
+        return _Channel(sock, asyncio.get_running_loop())
 
     async def exchange(self, host: str, port: int, wire: bytes, *, timeout_s: float) -> bytes:
         """Send one DNS message and return its answer; raise TimeoutError, OSError or ValueError.
@@ -122,10 +156,10 @@ class UdpChannels:
             if sent == RETRIES:
                 future.set_exception(TimeoutError(f"no answer within {timeout_s:g} s"))
                 return
-            if channel.transport is None or channel.closed:
+            if channel.closed:
                 future.set_exception(ConnectionResetError("the DNS socket closed"))
                 return
-            channel.transport.sendto(message)
+            channel.send(message)
             timer[:] = [loop.call_later(timeout_s / RETRIES, tick, sent + 1)]
 
         tick(0)
@@ -143,8 +177,6 @@ class UdpChannels:
         for task in self._channels.values():
             if not task.done():
                 task.cancel()
-            elif task.exception() is None and task.result().transport is not None:
-                transport = task.result().transport
-                assert transport is not None
-                transport.close()
+            elif task.exception() is None:
+                task.result().close()
         self._channels.clear()
