@@ -54,9 +54,9 @@ def _setup_logging(debug: bool) -> None:
 def cli(ctx: click.Context, debug: bool) -> None:
     """secbase: a cybersecurity baseline for small governments.
 
-    It checks a town's email, DNS and website set-up (and, in later versions, TLS details, exposed
-    services and backups) without touching anything, says in plain words what to fix, and keeps
-    track of how long each problem takes to fix.
+    It checks a town's email, DNS, websites and their encryption (TLS) the way a mail server, a
+    resolver or a browser would (exposed services and backups come in a later version), says in
+    plain words what to fix, and keeps track of how long each problem takes to fix.
 
     \b
     Start with the demo (fake towns on this machine, nothing leaves it):

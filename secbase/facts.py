@@ -340,8 +340,8 @@ class TlsCertificate:
     issuer: str
     dns_names: tuple[str, ...]  # subjectAltName DNS entries, lower-case
     ip_addresses: tuple[str, ...]
-    not_before: datetime
-    not_after: datetime
+    not_before: datetime  # aware, UTC
+    not_after: datetime  # aware, UTC
     key_type: str  # "RSA", "EC", "DSA", "Ed25519", "Ed448"
     key_bits: int
     signature_hash: str  # "sha256", "sha1", "md5"; "" when the algorithm hashes internally (Ed25519)

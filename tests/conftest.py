@@ -23,7 +23,7 @@ def _loopback_only() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The lab's DNS server with every fake town, and the config that scans them."""
-    with Lab(tmp_path_factory.mktemp("lab"), now=datetime.now(UTC), timeout_s=1.0) as running:
+    with Lab(tmp_path_factory.mktemp("lab"), now=datetime.now(UTC), timeout_s=2.0) as running:
         yield running
 
 

@@ -26,7 +26,7 @@ class Lab:
     """
 
     def __init__(
-        self, workdir: Path, *, now: datetime | None = None, timeout_s: float = 1.5, net: int = LAB_NET
+        self, workdir: Path, *, now: datetime | None = None, timeout_s: float = 2.0, net: int = LAB_NET
     ) -> None:
         if not 1 <= net <= 254:
             raise LabError(f"the lab network 127.{net}.x.x is not usable; pick a number from 1 to 254")

@@ -270,8 +270,8 @@ class LabPki:
         `openssl x509 -CA` on an existing certificate keeps its subject, key and extensions (SAN, SKI,
         EKU...) and, with -preserve_dates, its validity; it sets the issuer, and the extfile adds the AKI.
         """
-        if not self._inter_key_path.exists():
-            _write_key(self._inter_key_path, self._inter_key)
+        # Always this PKI's key: a work directory used before (`secbase lab up --dir`) holds another one.
+        _write_key(self._inter_key_path, self._inter_key)
         extfile = self.workdir / "lab-sha1-leaf.ext"
         extfile.write_text("authorityKeyIdentifier = keyid:always\n", encoding="ascii")
         leaf = x509.load_pem_x509_certificate(cert_path.read_bytes())

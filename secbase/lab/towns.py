@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from secbase.lab.dnssec import sign_zone
-from secbase.lab.sites import mail_address, web_address
+from secbase.lab.sites import DOGWOOD_TLS_SITES, mail_address, web_address
 
 LAB_NET = 53  # the lab lives on 127.53.x.y; another second octet runs a second lab beside it
 RESOLVER = "127.53.0.1"  # the scan's resolver in the default lab: it answers for every lab name
@@ -48,7 +48,9 @@ TOWNS = (
         ("old-alder.test",),
         ("s1",),
         websites=("www.alder.test",),
-        planted=("nothing: every email, DNS and web check passes",),
+        planted=(
+            "nothing: every email, DNS, web and TLS check passes (TLS 1.2 and 1.3, ECDHE with AEAD only)",
+        ),
     ),
     Town(
         "birch",
@@ -65,9 +67,11 @@ TOWNS = (
             "name servers in one /24",
             "an MX host without an address",
             "birch-library.test: two SPF records and no DMARC",
+            "birch-library.test's MX mx2 shows a certificate for another name, mx3 one without its intermediate",
             "MTA-STS policy lists none of the MX hosts",
             "its MX offers no STARTTLS",
             "www.birch.test: no redirect to HTTPS, HSTS for a day, headers missing, a cookie without Secure, Apache and WordPress versions shown, no security.txt",
+            "www.birch.test: TLS 1.0 and 1.1 accepted, CBC suites, the certificate expires in 10 days",
         ),
     ),
     Town(
@@ -85,10 +89,13 @@ TOWNS = (
             "one of two name servers dead",
             "TLS-RPT without rua",
             "MTA-STS in testing mode",
-            "its MX hangs up after EHLO",
+            "its first MX hangs up after EHLO",
+            "mail2.cedar.test (MX 20): TLS 1.0 and 1.1 accepted, CBC suites, an expired certificate",
+            "mail3.cedar.test (MX 30): no TLS 1.3, a NULL suite accepted, an RSA-1024 key",
             "old-cedar.test sends no mail but says nothing of it",
             "cedar.test: no HTTPS, and HTTP goes to www.cedar.test before HTTPS",
             "www.cedar.test: CSP allows inline scripts, PHP version shown, security.txt expired",
+            "www.cedar.test: no TLS 1.3, a NULL suite accepted",
         ),
     ),
     Town(
@@ -97,12 +104,22 @@ TOWNS = (
         ("dogwood.county.test",),
         (),
         (),
-        websites=("www.dogwood.county.test",),
+        websites=(
+            "www.dogwood.county.test",
+            *(f"{site}.dogwood.county.test" for site in DOGWOOD_TLS_SITES),
+        ),
         planted=(
             "no MX",
             "SPF ends in ?all with 4 void lookups and an include with no SPF",
             "DMARC inherited from county.test: sp=quarantine at pct=50, reports to an unauthorised domain",
             "www.dogwood.county.test: a self-signed certificate",
+            "permits.dogwood.county.test: a certificate for another name",
+            "pay.dogwood.county.test: an expired certificate",
+            "library.dogwood.county.test: the intermediate certificate is not sent",
+            "maps.dogwood.county.test: a certificate signed with SHA-1",
+            "parks.dogwood.county.test: an RSA-1024 key",
+            "forms.dogwood.county.test: no TLS 1.3, suites without forward secrecy and CBC beside the good one",
+            "archive.dogwood.county.test: only TLS 1.0 and 1.1, CBC suites",
         ),
     ),
     Town(
@@ -210,6 +227,10 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
         ns_birch,
         [
             f"birch-library.test. {TTL} IN MX 10 mail.birch.test.",
+            f"birch-library.test. {TTL} IN MX 20 mx2.birch-library.test.",
+            f"birch-library.test. {TTL} IN MX 30 mx3.birch-library.test.",
+            f"mx2.birch-library.test. {TTL} IN A {mail_address(net, 6)}",
+            f"mx3.birch-library.test. {TTL} IN A {mail_address(net, 7)}",
             f"birch-library.test. {TTL} IN TXT " + _txt("v=spf1 include:_spf1.birch.test -all"),
             f"birch-library.test. {TTL} IN TXT " + _txt("v=spf1 mx -all"),
         ],
@@ -219,7 +240,11 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
         ns_cedar,
         [
             f"cedar.test. {TTL} IN MX 10 mail.cedar.test.",
+            f"cedar.test. {TTL} IN MX 20 mail2.cedar.test.",
+            f"cedar.test. {TTL} IN MX 30 mail3.cedar.test.",
             f"mail.cedar.test. {TTL} IN A {mail_address(net, 3)}",
+            f"mail2.cedar.test. {TTL} IN A {mail_address(net, 4)}",
+            f"mail3.cedar.test. {TTL} IN A {mail_address(net, 5)}",
             f"cedar.test. {TTL} IN A {web_address(net, 6)}",
             f"www.cedar.test. {TTL} IN A {web_address(net, 3)}",
             f"mta-sts.cedar.test. {TTL} IN A {web_address(net, 9)}",
@@ -255,6 +280,10 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
             ),
             f"dogwood.county.test. {TTL} IN A 127.0.3.40",
             f"www.dogwood.county.test. {TTL} IN A {web_address(net, 4)}",
+            *(
+                f"{site}.dogwood.county.test. {TTL} IN A {web_address(net, n)}"
+                for site, n in DOGWOOD_TLS_SITES.items()
+            ),
             f"_smtp._tls.dogwood.county.test. {TTL} IN TXT " + _txt("v=TLSRPTv1; rua=mailto:tls@county.test"),
         ],
     )
@@ -302,7 +331,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
     return LabDns(text, addresses, drop=list(DROP), servfail=list(SERVFAIL))
 
 
-def config_yaml(*, timeout_s: float = 1.5, net: int = LAB_NET) -> str:
+def config_yaml(*, timeout_s: float = 2.0, net: int = LAB_NET) -> str:
     """The config that scans every lab town, commented like the examples."""
     lines = [
         "# Written by the secbase lab: fake towns on loopback, each with planted problems.",

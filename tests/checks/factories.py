@@ -8,10 +8,11 @@ asks for a fact the test did not give.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, TypeAlias
 
@@ -37,6 +38,15 @@ from secbase import (
     dns_at_key,
     dns_key,
     normalise_name,
+)
+from secbase.facts import (
+    PROTOCOLS,
+    TlsAnswer,
+    TlsCertificate,
+    TlsOutcome,
+    TlsProtocol,
+    TlsSuite,
+    tls_key,
 )
 from secbase.lab.dnssec import sign_zone
 
@@ -317,3 +327,109 @@ def _signed_zone(apex: str, broken: str | None, signed_at: datetime) -> SignedZo
     return SignedZone(
         apex=normalise_name(apex), ns=at_apex("NS"), ds=ds, dnskey=at_apex("DNSKEY"), soa=at_apex("SOA")
     )
+
+
+# --- TLS facts --------------------------------------------------------------------------------------
+
+TlsPair: TypeAlias = tuple[FactKey, TlsAnswer]
+CA = "CN=Alder Test CA R1,O=Alder Test CA,C=CA"
+ROOT = "CN=Alder Test Root X1,O=Alder Test CA,C=CA"
+# A good server: TLS 1.2 and 1.3, the old versions refused (SSL 2.0 not tried, as sslyze's targeted
+# tests often do), AEAD suites with forward secrecy.
+GOOD_PROTOCOLS: Mapping[str, bool | None] = {
+    "SSL 3.0": False,
+    "TLS 1.0": False,
+    "TLS 1.1": False,
+    "TLS 1.2": True,
+    "TLS 1.3": True,
+}
+GOOD_SUITES = (
+    ("TLS 1.3", "TLS_AES_128_GCM_SHA256"),
+    ("TLS 1.3", "TLS_CHACHA20_POLY1305_SHA256"),
+    ("TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+)
+
+
+def certificate(
+    subject: str = "CN=alder.test",
+    *,
+    issuer: str = CA,
+    names: Iterable[str] = ("alder.test", "www.alder.test"),
+    ips: Iterable[str] = (),
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+    key_type: str = "RSA",
+    key_bits: int = 2048,
+    signature_hash: str = "sha256",
+) -> TlsCertificate:
+    """A certificate as the TLS probe writes it: by default a leaf valid from 30 days before NOW to 60 after.
+
+    It is self-signed when its issuer is its subject.
+    """
+    return TlsCertificate(
+        subject=subject,
+        issuer=issuer,
+        dns_names=tuple(names),
+        ip_addresses=tuple(ips),
+        not_before=not_before or NOW - timedelta(days=30),
+        not_after=not_after or NOW + timedelta(days=60),
+        key_type=key_type,
+        key_bits=key_bits,
+        signature_hash=signature_hash,
+        self_signed=subject == issuer,
+        sha256=hashlib.sha256(f"{subject}|{issuer}|{key_bits}".encode()).hexdigest(),
+    )
+
+
+def intermediate(subject: str = CA, issuer: str = ROOT, **kw: Any) -> TlsCertificate:
+    """An intermediate CA certificate (no DNS names), valid for years around NOW."""
+    kw.setdefault("not_before", NOW - timedelta(days=700))
+    kw.setdefault("not_after", NOW + timedelta(days=1000))
+    return certificate(subject, issuer=issuer, names=(), **kw)
+
+
+def tls_answer(
+    host: str,
+    address: str,
+    port: int = 443,
+    starttls: str = "",
+    *,
+    outcome: TlsOutcome = TlsOutcome.OK,
+    protocols: Mapping[str, bool | None] | None = None,
+    untested: Iterable[str] = (),
+    suites: Iterable[tuple[str, str]] = GOOD_SUITES,
+    chain: Iterable[TlsCertificate] | None = None,
+    reason: str = "",
+    **kw: Any,
+) -> TlsPair:
+    """The TLS probe's answer for one endpoint: by default a good server with a trusted chain for `host`.
+
+    `protocols` changes the default tests by version (None: the test itself failed); `untested` drops
+    versions from the list. A `reason` is given to every outcome but OK, and to failed version tests.
+    """
+    key = tls_key(host, address, port, starttls)
+    if outcome is not TlsOutcome.OK:
+        why = reason or f"TLS with {host} ({address} port {port}) ended in {outcome}: no answer within 10 s"
+        return key, TlsAnswer(normalise_name(host), address, port, starttls, outcome, reason=why, **kw)
+    tests = {**GOOD_PROTOCOLS, **(protocols or {})}
+    for name in untested:
+        tests.pop(name, None)
+    assert set(tests) <= set(PROTOCOLS), f"unknown versions: {set(tests) - set(PROTOCOLS)}"
+    good: dict[str, Any] = dict(trusted=True, name_matches=True, handshakes=12)
+    fact = TlsAnswer(
+        normalise_name(host),
+        address,
+        port,
+        starttls,
+        outcome,
+        protocols=tuple(
+            TlsProtocol(name, tests[name], "" if tests[name] is not None else f"the {name} test timed out")
+            for name in PROTOCOLS
+            if name in tests
+        ),
+        suites=tuple(TlsSuite(protocol, name) for protocol, name in suites),
+        chain=tuple(chain) if chain is not None else (certificate(), intermediate()),
+        reason=reason,
+        **{**good, **kw},
+    )
+    return key, fact

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from secbase_checks.dns.caa import caa
@@ -22,16 +24,28 @@ from secbase_checks.email.mx import mx
 from secbase_checks.email.non_mail_domain import non_mail_domain
 from secbase_checks.email.spf import spf_lookups, spf_policy, spf_present, spf_syntax
 from secbase_checks.email.tls_rpt import tls_rpt
+from secbase_checks.tls.certificate import (
+    certificate_expiry,
+    certificate_hostname,
+    certificate_strength,
+    certificate_trusted,
+)
+from secbase_checks.tls.ciphers import ciphers_weak
+from secbase_checks.tls.protocols import protocols_legacy, protocols_modern
 
 from secbase import Check, DnsOutcome, Status, Target
+from secbase.facts import LEGACY_PROTOCOLS, TlsOutcome
 from tests.checks.factories import (
+    NOW,
     FactsArg,
     answer,
     answer_at,
+    certificate,
     domain,
     failed,
     failed_at,
     host,
+    intermediate,
     nodata,
     nx,
     rsa_public_key,
@@ -39,6 +53,7 @@ from tests.checks.factories import (
     signed_zone,
     txt,
 )
+from tests.checks.tls.factories import WEBSITE, mail, site, site_tls
 
 # CHECKS.md sits in shared/, beside the repository (as for tests/test_words.py).
 CATALOGUE = Path(__file__).resolve().parents[3] / "shared" / "CHECKS.md"
@@ -325,5 +340,151 @@ def test_the_case_names_are_unique() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_catalogue_case(case: Case) -> None:
+    results = run(case.check, case.target, *case.facts())
+    assert [r.status for r in results] == [case.status], [r.summary for r in results]
+
+
+# --- TLS ----------------------------------------------------------------------------------------------
+# The TLS rows, judged on a website (one address); tests/checks/tls/ covers mail servers and every edge.
+
+TLS_SECTION = re.compile(r"^## TLS.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+TLS_ROW = re.compile(r"^\|\s*`(tls\.[a-z0-9_.]+)`\s*\|([^|]*)\|([^|]*)\|", re.MULTILINE)
+
+
+def tls(**kw: Any) -> Callable[[], list[FactsArg]]:
+    return lambda: site(site_tls(**kw))
+
+
+def one_old_version(version: str, accepted: bool | None) -> Callable[[], list[FactsArg]]:
+    """Only `version` of the old ones tested, so that tls.protocols.legacy gives one result."""
+    others = [v for v in LEGACY_PROTOCOLS if v != version]
+    return tls(protocols={version: accepted}, untested=others)
+
+
+def suites(*names: str) -> Callable[[], list[FactsArg]]:
+    return tls(suites=[("TLS 1.3", "TLS_AES_128_GCM_SHA256"), *(("TLS 1.2", n) for n in names)])
+
+
+def leaf(**kw: Any) -> Callable[[], list[FactsArg]]:
+    return tls(chain=(certificate(**kw), intermediate()))
+
+
+TLS_CASES = [
+    # tls.protocols.legacy
+    Case(protocols_legacy, P, "TLS 1.0 refused", one_old_version("TLS 1.0", False), WEBSITE),
+    Case(protocols_legacy, F, "SSL 2.0 accepted", one_old_version("SSL 2.0", True), WEBSITE),
+    Case(protocols_legacy, F, "SSL 3.0 accepted", one_old_version("SSL 3.0", True), WEBSITE),
+    Case(protocols_legacy, F, "TLS 1.0 accepted", one_old_version("TLS 1.0", True), WEBSITE),
+    Case(protocols_legacy, F, "TLS 1.1 accepted", one_old_version("TLS 1.1", True), WEBSITE),
+    Case(protocols_legacy, E, "the TLS 1.0 test failed", one_old_version("TLS 1.0", None), WEBSITE),
+    # tls.protocols.modern
+    Case(protocols_modern, P, "TLS 1.3 accepted", tls(), WEBSITE),
+    Case(
+        protocols_modern,
+        F,
+        "neither TLS 1.2 nor TLS 1.3 accepted",
+        tls(protocols={"TLS 1.0": True, "TLS 1.2": False, "TLS 1.3": False}),
+        WEBSITE,
+    ),
+    Case(protocols_modern, W, "TLS 1.3 not accepted", tls(protocols={"TLS 1.3": False}), WEBSITE),
+    Case(protocols_modern, E, "the TLS 1.3 test failed", tls(protocols={"TLS 1.3": None}), WEBSITE),
+    # tls.ciphers.weak
+    Case(
+        ciphers_weak,
+        P,
+        "only AEAD suites with ECDHE",
+        suites("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+        WEBSITE,
+    ),
+    Case(ciphers_weak, F, "a NULL suite", suites("TLS_RSA_WITH_NULL_SHA256"), WEBSITE),
+    Case(ciphers_weak, F, "an EXPORT suite", suites("TLS_RSA_EXPORT_WITH_RC4_40_MD5"), WEBSITE),
+    Case(ciphers_weak, F, "an anonymous suite", suites("TLS_DH_anon_WITH_AES_128_CBC_SHA"), WEBSITE),
+    Case(ciphers_weak, F, "an RC4 suite", suites("TLS_RSA_WITH_RC4_128_SHA"), WEBSITE),
+    Case(ciphers_weak, F, "a DES suite", suites("TLS_RSA_WITH_DES_CBC_SHA"), WEBSITE),
+    Case(ciphers_weak, F, "a 3DES suite", suites("TLS_RSA_WITH_3DES_EDE_CBC_SHA"), WEBSITE),
+    Case(ciphers_weak, W, "a CBC-mode suite", suites("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"), WEBSITE),
+    Case(ciphers_weak, W, "a non-forward-secret suite", suites("TLS_RSA_WITH_AES_128_GCM_SHA256"), WEBSITE),
+    Case(ciphers_weak, E, "the suite tests did not finish", tls(suites_error="connection reset"), WEBSITE),
+    # tls.certificate.trusted
+    Case(certificate_trusted, P, "chain verifies", tls(), WEBSITE),
+    Case(
+        certificate_trusted,
+        F,
+        "self-signed",
+        tls(chain=(certificate("CN=alder.test", issuer="CN=alder.test"),), trusted=False),
+        WEBSITE,
+    ),
+    Case(
+        certificate_trusted,
+        F,
+        "missing intermediate",
+        tls(chain=(certificate(),), trusted=False),
+        WEBSITE,
+    ),
+    Case(
+        certificate_trusted,
+        F,
+        "unknown CA",
+        tls(
+            chain=(
+                certificate(issuer="CN=Nobody CA"),
+                certificate("CN=Nobody CA", issuer="CN=Nobody CA"),
+            ),
+            trusted=False,
+        ),
+        WEBSITE,
+    ),
+    Case(certificate_trusted, E, "trust not known", tls(trusted=None), WEBSITE),
+    # tls.certificate.hostname
+    Case(certificate_hostname, P, "covers the name", tls(), WEBSITE),
+    Case(certificate_hostname, F, "does not cover the name", tls(name_matches=False), WEBSITE),
+    Case(certificate_hostname, E, "the server sent no certificate", tls(chain=()), WEBSITE),
+    # tls.certificate.expiry
+    Case(certificate_expiry, P, "60 days left", tls(), WEBSITE),
+    Case(certificate_expiry, F, "expired", leaf(not_after=NOW - timedelta(days=1)), WEBSITE),
+    Case(certificate_expiry, F, "expires in < 14 days", leaf(not_after=NOW + timedelta(days=13)), WEBSITE),
+    Case(certificate_expiry, W, "expires in < 30 days", leaf(not_after=NOW + timedelta(days=29)), WEBSITE),
+    Case(certificate_expiry, E, "the handshake timed out", tls(outcome=TlsOutcome.TIMEOUT), WEBSITE),
+    # tls.certificate.strength
+    Case(certificate_strength, P, "RSA 2048 and SHA-256", tls(), WEBSITE),
+    Case(certificate_strength, F, "RSA key < 2048 bits", leaf(key_bits=1024), WEBSITE),
+    Case(certificate_strength, F, "EC key < 256 bits", leaf(key_type="EC", key_bits=224), WEBSITE),
+    Case(certificate_strength, F, "SHA-1 signature", leaf(signature_hash="sha1"), WEBSITE),
+    Case(certificate_strength, F, "MD5 signature", leaf(signature_hash="md5"), WEBSITE),
+    Case(certificate_strength, E, "the server sent no certificate", tls(chain=()), WEBSITE),
+    # every tls.* check also looks at the MX hosts of a mail domain
+    Case(certificate_hostname, P, "an MX host's certificate covers its name", lambda: mail()),
+]
+
+
+def tls_catalogue() -> dict[str, set[Status]]:
+    """Each TLS id of CHECKS.md and the statuses its row promises."""
+    if not CATALOGUE.exists():
+        pytest.skip(f"{CATALOGUE} is not beside the repository")
+    section = TLS_SECTION.search(CATALOGUE.read_text(encoding="utf-8"))
+    assert section is not None, "CHECKS.md has no TLS section"
+    promised = {}
+    for check_id, fails, warns in TLS_ROW.findall(section.group(0)):
+        statuses = {Status.PASS, Status.ERROR}
+        statuses |= {Status.FAIL} if fails.strip() else set()
+        statuses |= {Status.WARN} if warns.strip() else set()
+        promised[check_id] = statuses
+    return promised
+
+
+def test_every_catalogued_tls_status_has_a_case() -> None:
+    covered: dict[str, set[Status]] = {}
+    for case in TLS_CASES:
+        covered.setdefault(case.check.id, set()).add(case.status)
+    assert covered == tls_catalogue()
+
+
+def test_the_tls_case_names_are_unique() -> None:
+    names = [case.name for case in TLS_CASES]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("case", TLS_CASES, ids=lambda case: case.name)
+def test_tls_catalogue_case(case: Case) -> None:
     results = run(case.check, case.target, *case.facts())
     assert [r.status for r in results] == [case.status], [r.summary for r in results]
