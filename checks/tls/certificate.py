@@ -17,6 +17,10 @@ TARGETS = ("website", "domain")
 FACTS = ("dns", "smtp", "tls")
 NO_CERTIFICATE: Verdict = (Status.ERROR, "the server sent no certificate")
 WEAK_HASHES = frozenset({"md2", "md4", "md5", "sha1"})  # collisions can be made: signatures can be forged
+# Hashes known to be sound; "" is a signature algorithm that hashes internally (Ed25519, Ed448).
+GOOD_HASHES = frozenset(
+    {"", "sha224", "sha256", "sha384", "sha512", "sha3-224", "sha3-256", "sha3-384", "sha3-512"}
+)
 HASH_NAMES = {"sha1": "SHA-1", "md5": "MD5", "md4": "MD4", "md2": "MD2"}
 SAFE_KEY_TYPES = frozenset({"ED25519", "ED448"})  # fixed sizes, both strong
 # The attribute people recognise in a distinguished name (RFC 4514), escapes kept as they are.
@@ -229,9 +233,14 @@ def certificate_strength(target: Target, facts: Facts, limits: Mapping[str, Any]
                 unknown.append(f"the key type of {who} ({clean(cert.key_type, 20)}) is not one secbase knows")
             elif key:
                 problems.append(f"{who} has {key}")
-            if cert.signature_hash.lower() in WEAK_HASHES:
-                digest = HASH_NAMES.get(cert.signature_hash.lower(), cert.signature_hash.upper())
+            hash_name = cert.signature_hash.lower()
+            if hash_name in WEAK_HASHES:
+                digest = HASH_NAMES.get(hash_name, cert.signature_hash.upper())
                 problems.append(f"{who} is signed with {digest}, which can be forged")
+            elif hash_name not in GOOD_HASHES:  # an algorithm the probe could only name by its number
+                unknown.append(
+                    f"{who} is signed with an algorithm secbase does not know ({clean(hash_name, 40)})"
+                )
         if problems:
             return Status.FAIL, f"The certificate's protection is too weak: {'; '.join(problems[:3])}."
         if unknown:

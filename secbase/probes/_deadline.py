@@ -29,7 +29,7 @@ class Deadline:
     def remaining(self) -> float:
         return max(0.0, self._at - time.monotonic())
 
-    def watch(self, sock: socket.socket) -> None:
+    def watch(self, sock: socket.socket) -> socket.socket:
         """End `sock`'s connection when the budget runs out. A duplicate is kept, not the socket itself:
         TLS takes the original over (detaching it), and the duplicate still reaches the connection."""
         dup = sock.dup()
@@ -38,6 +38,15 @@ class Deadline:
             expired = self._passed
         if expired:
             _shut(dup)
+        return dup
+
+    def release(self, dup: socket.socket) -> None:
+        """Stop watching a connection that is over (`dup` is what watch returned) and close the duplicate,
+        so that the connection really ends when its owner closes it."""
+        with self._lock:
+            if dup in self._watched:
+                self._watched.remove(dup)
+        dup.close()
 
     def _expire(self) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ from urllib3.util import connection as u3connection
 
 from secbase._version import __version__
 from secbase.facts import DnsAnswer, FactKey, HttpAnswer, HttpHop, HttpOutcome, dns_key
+from secbase.parse import UNSAFE_CHARS
 from secbase.probes import FactSource, Limiter
 from secbase.probes._deadline import Deadline
 from secbase.probes._trust import TrustBundle
@@ -57,7 +58,7 @@ _HOST_NAME = re.compile(
     r"(?=.{1,254}\Z)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?\Z"
 )
 # What must not reach a reason raw: C0 and C1 controls, and the invisible or direction-changing characters.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE = UNSAFE_CHARS
 
 
 class _PinnedAdapter(HTTPAdapter):

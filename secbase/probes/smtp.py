@@ -24,7 +24,7 @@ from secbase.probes._trust import TrustBundle
 log = logging.getLogger(__name__)
 
 EHLO_NAME = "secbase-baseline-check.invalid"  # says who we are; .invalid: it is no host of anyone's
-CONVERSATION_BUDGET = 5  # time-outs one whole conversation may take: connect, banner, EHLO, STARTTLS, QUIT
+CONVERSATION_BUDGET = 6  # time-outs one conversation may take: connect, banner, EHLO, STARTTLS, handshake, QUIT
 HOSTNAME_MISMATCH = 62  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the chain is fine, the name is not
 
 
@@ -54,10 +54,13 @@ class SmtpProbe:
         smtp = _WatchedSMTP(deadline, timeout=self.timeout_s, local_hostname=EHLO_NAME)
         try:
             answer = self._converse(smtp, mx, address, port)
+            in_time = not deadline.passed  # judged before QUIT: a slow goodbye changes nothing learned
+            if answer.outcome is SmtpOutcome.OK:
+                _goodbye(smtp)
         finally:
             deadline.close()
             smtp.close()
-        if deadline.passed:  # whatever the cut looked like (a hang-up, a failed handshake), it was us
+        if not in_time:  # whatever the cut looked like (a hang-up, a failed handshake), it was us
             return SmtpAnswer(
                 mx,
                 address,
@@ -93,7 +96,6 @@ class SmtpProbe:
                 answer = SmtpAnswer(mx, address, port, SmtpOutcome.OK, banner=banner, ehlo=ehlo)
             else:
                 answer = self._starttls(smtp, mx, address, port, banner, ehlo)
-            _goodbye(smtp)
             return answer
         except smtplib.SMTPConnectError as exc:
             kind = SmtpOutcome.TEMPFAIL if 400 <= exc.smtp_code < 500 else SmtpOutcome.ERROR

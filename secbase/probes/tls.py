@@ -3,7 +3,7 @@
 Targeted by default: one handshake per protocol version (offering every suite of that version), then, for
 each version the server accepts, a few offers of only the weak suites (NULL, EXPORT, anonymous, RC4, DES,
 3DES, RC2, IDEA) and, at TLS 1.2, of only the CBC or non-forward-secret ones. An offer the server takes
-names one suite; it is taken out and offered again, a bounded number of times. About 8 to 14 handshakes
+names one suite; it is taken out and offered again, a bounded number of times. About 10 to 14 handshakes
 per endpoint instead of sslyze's ~580. `full_enumeration` tries every suite sslyze knows on its own.
 
 The certificate chain comes from the first handshake that works; it is parsed with cryptography and
@@ -15,27 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import math
 import socket
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from ipaddress import ip_address
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nassl._nassl
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509 import DNSName, IPAddress
-from cryptography.x509.oid import NameOID
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from cryptography.x509.verification import Store
 from nassl.legacy_ssl_client import LegacySslClient
 from nassl.ssl_client import ClientCertificateRequested, OpenSslVersionEnum, SslClient
 from sslyze.connection_helpers import tls_connection as _sslyze_connection
@@ -60,7 +54,6 @@ from sslyze.server_setting import (
 from secbase.facts import (
     FactKey,
     TlsAnswer,
-    TlsCertificate,
     TlsOutcome,
     TlsProtocol,
     TlsSuite,
@@ -69,6 +62,7 @@ from secbase.parse import clip
 from secbase.probes import FactSource, Limiter
 from secbase.probes._deadline import Deadline
 from secbase.probes._trust import TrustBundle
+from secbase.probes._x509 import read_chain, verify
 from secbase.probes.smtp import EHLO_NAME
 
 log = logging.getLogger(__name__)
@@ -130,6 +124,7 @@ class TlsProbe:
         self._trust = TrustBundle(ca_file)
         self._store: Store | None = None
         self.handshakes: dict[FactKey, int] = {}  # per endpoint: for the benchmark and the tests
+        install_socket_watch()
 
     def close(self) -> None:
         """Remove the temporary CA bundle."""
@@ -148,8 +143,9 @@ class TlsProbe:
         """The fact for a tls(...) key; sslyze is blocking, so the handshakes run in a worker thread."""
         host, address, port, starttls = key.args[0], key.args[1], int(key.args[2]), key.args[3]
         self.store()  # parsed here, once, rather than racing in the worker threads
+        now = getattr(facts, "now", None) or datetime.now(UTC)  # the scan's clock, when there is a scan
         async with self.limiter.slot(address):
-            answer = await asyncio.to_thread(self.probe, host, address, port, starttls, datetime.now(UTC))
+            answer = await asyncio.to_thread(self.probe, host, address, port, starttls, now)
         self.handshakes[key] = answer.handshakes
         return answer
 
@@ -211,10 +207,11 @@ class TlsProbe:
                     self._offer(ep, version, medium_offer, suites, errors)
 
         chain_pem = next((h.chain for v in VERSIONS if (h := hellos[v]).accepted and h.chain), [])
-        chain = tuple(_certificate(pem) for pem in chain_pem)
-        trusted, trust_error, name_matches = (
-            self._verify(chain_pem, ep.host, now) if chain_pem else (None, "", None)
-        )
+        certs, chain, trust_error = read_chain(chain_pem)
+        trusted: bool | None = None
+        name_matches: bool | None = None
+        if certs:
+            trusted, trust_error, name_matches = verify(certs, ep.host, now, self.store())
         return ep.answer(
             TlsOutcome.OK,
             protocols=protocols,
@@ -235,55 +232,35 @@ class TlsProbe:
         suites: dict[tuple[str, str], None],
         errors: list[str],
     ) -> None:
-        """Offer only the `wanted` suites; each one the server picks is noted and left out of the next offer."""
-        candidates = {
-            s.openssl_name: s.name
-            for s in CipherSuitesRepository.get_all_cipher_suites(version)
-            if wanted(s.name) and _legacy_knows(version, s.openssl_name)
-        }
-        for _ in range(OFFERS_PER_GROUP):
-            if not candidates:
-                return
-            hello = ep.hello(version, legacy=True, ciphers=":".join(sorted(candidates)))
-            if hello.accepted is None:
-                errors.append(f"{VERSIONS[version]}: {hello.reason}")
-                return
-            if not hello.accepted:
-                return
-            name = candidates.pop(hello.cipher, None)
-            suites[(VERSIONS[version], name or _iana(version, hello.cipher))] = None
-            if name is None:
-                return  # it picked something we did not offer: stop rather than loop
-
-    def _verify(self, chain_pem: list[str], host: str, now: datetime) -> tuple[bool | None, str, bool | None]:
-        """Whether the chain verifies to the trust store (whatever the name), and whether it covers `host`."""
-        try:
-            certs = [x509.load_pem_x509_certificate(p.encode("ascii")) for p in chain_pem]
-        except ValueError as exc:
-            return False, f"the certificate cannot be read: {clip(str(exc), TEXT_CHARS)}", None
-        leaf = certs[0]
-        dns_names, ips = _san(leaf)
-        name_matches = covers(dns_names, ips, host)
-        subject = _subject_for(host, name_matches, dns_names, ips)
-        if subject is None:
-            return (
-                False,
-                "the certificate names no host (it has no subjectAltName, which browsers require)",
-                False,
-            )
-        # Judge the chain at a moment the leaf is valid: expiry is tls.certificate.expiry's business.
-        start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
-        when = (
-            now
-            if start <= now <= end
-            else (end - timedelta(seconds=1) if now > end else start + timedelta(seconds=1))
-        )
-        verifier = PolicyBuilder().store(self.store()).time(when).build_server_verifier(subject)
-        try:
-            verifier.verify(leaf, certs[1:])
-        except (VerificationError, ValueError) as exc:  # ValueError: an extension the verifier cannot parse
-            return False, _trust_words(str(exc)), name_matches
-        return True, "", name_matches
+        """Offer only the `wanted` suites; each one the server picks is noted and left out of the next offer.
+        nassl's legacy OpenSSL knows the weak suites; the few only the modern one knows are offered apart."""
+        legacy: dict[str, str] = {}
+        modern: dict[str, str] = {}
+        for suite in CipherSuitesRepository.get_all_cipher_suites(version):
+            if not wanted(suite.name):
+                continue
+            name = _legacy_name(version, suite.openssl_name)
+            if name is not None:
+                legacy[name] = suite.name
+            elif version is TlsVersionEnum.TLS_1_2:
+                modern[suite.openssl_name] = suite.name
+        for use_legacy, candidates in ((True, legacy), (False, modern)):
+            for _ in range(OFFERS_PER_GROUP):
+                if not candidates:
+                    break
+                hello = ep.hello(version, legacy=use_legacy, ciphers=":".join(sorted(candidates)))
+                if hello.accepted is None:
+                    errors.append(f"{VERSIONS[version]}: {hello.reason}")
+                    return
+                if not hello.accepted:
+                    break
+                if not hello.cipher:  # accepted, but the suite could not be named (a DH key too small)
+                    errors.append(f"{VERSIONS[version]}: a suite was accepted that could not be named")
+                    return
+                iana = candidates.pop(hello.cipher, None)
+                suites[(VERSIONS[version], iana or _iana(version, hello.cipher))] = None
+                if iana is None:
+                    break  # it picked something we did not offer: stop rather than loop
 
 
 class _Endpoint:
@@ -330,11 +307,13 @@ class _Endpoint:
         )
         if self.deadline.passed:
             return out_of_time
-        _watch.deadline = self.deadline
+        _watch.deadline, _watch.dups = self.deadline, []
         try:
             hello = self._hello(version, legacy=legacy, ciphers=ciphers)
         finally:
-            _watch.deadline = None
+            for dup in _watch.dups:
+                self.deadline.release(dup)
+            _watch.deadline, _watch.dups = None, []
         return out_of_time if self.deadline.passed and not hello.accepted else hello
 
     def _hello(self, version: TlsVersionEnum, *, legacy: bool, ciphers: str | None) -> _Hello:
@@ -358,7 +337,11 @@ class _Endpoint:
         except ClientCertificateRequested:
             return _Hello(True, client.get_current_cipher_name() or "", _received(client))
         except ServerTlsConfigurationNotSupported:  # our side refused the server's weak DH: it did accept
-            return _Hello(True, reason="accepted with a Diffie-Hellman key too small to finish the handshake")
+            return _Hello(
+                True,
+                client.get_current_cipher_name() or "",
+                reason="accepted with a Diffie-Hellman key too small to finish the handshake",
+            )
         except ServerRejectedOpportunisticTlsNegotiation as exc:
             return _Hello(None, reason=_said(exc, "would not start TLS"), unreachable=TlsOutcome.NO_STARTTLS)
         except TlsHandshakeTimedOut:
@@ -388,8 +371,8 @@ class _Endpoint:
 
 # sslyze opens each connection's socket inside SslConnection.connect (and holds the STARTTLS conversation
 # there too). So that a server trickling bytes cannot hold a handshake past the endpoint's budget, the
-# socket is handed to the deadline of the thread's current endpoint as it is opened. Without one set, the
-# function behaves as sslyze's own.
+# socket is handed to the deadline of the thread's current handshake as it is opened, and let go when the
+# handshake is over. Without a deadline set, the function behaves as sslyze's own.
 _watch = threading.local()
 _sslyze_open_socket = _sslyze_connection._open_socket
 
@@ -398,23 +381,17 @@ def _open_watched_socket(server_location: ServerNetworkLocation, network_timeout
     sock = _sslyze_open_socket(server_location, network_timeout)
     deadline: Deadline | None = getattr(_watch, "deadline", None)
     if deadline is not None:
-        deadline.watch(sock)
+        _watch.dups.append(deadline.watch(sock))
     return sock
 
 
-_sslyze_connection._open_socket = _open_watched_socket
+def install_socket_watch() -> None:
+    """Route sslyze's socket opening through the deadline watch (once; TlsProbe does it)."""
+    _sslyze_connection._open_socket = _open_watched_socket
 
 
-def _trust_words(message: str) -> str:
-    """The verifier's reason, in words a reader can act on; its own text when we do not know it."""
-    if "Forbidden signature algorithm" in message:
-        return "a certificate in the chain is signed with an algorithm browsers refuse (such as SHA-1 or MD5)"
-    if "candidates exhausted" in message and "no interior errors" in message:
-        return (
-            "no chain leads to a trusted root: the certificate is self-signed, comes from an unknown "
-            "authority, or the server leaves out an intermediate certificate"
-        )
-    return clip(message, TEXT_CHARS)
+def socket_watch_installed() -> bool:
+    return _sslyze_connection._open_socket is _open_watched_socket
 
 
 def _versions(ep: _Endpoint) -> dict[TlsVersionEnum, _Hello]:
@@ -473,6 +450,15 @@ def _iana(version: TlsVersionEnum, openssl_name: str) -> str:
 _LEGACY_SUITES: dict[TlsVersionEnum, frozenset[str]] = {}
 
 
+def _legacy_name(version: TlsVersionEnum, openssl_name: str) -> str | None:
+    """The name nassl's legacy OpenSSL knows this suite by at `version`, or None if it cannot offer it
+    (the old OpenSSL calls the DHE suites EDH-...)."""
+    for name in (openssl_name, openssl_name.replace("DHE-", "EDH-", 1)):
+        if _legacy_knows(version, name):
+            return name
+    return None
+
+
 def _legacy_knows(version: TlsVersionEnum, openssl_name: str) -> bool:
     """Whether nassl's legacy OpenSSL (the one with the weak suites) can offer this suite at `version`."""
     known = _LEGACY_SUITES.get(version)
@@ -489,98 +475,3 @@ def _needs_legacy(version: TlsVersionEnum, suite: CipherSuite) -> bool:
     if version is TlsVersionEnum.TLS_1_2:
         return _legacy_knows(version, suite.openssl_name)
     return True
-
-
-def _san(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return (), ()
-    dns_names = tuple(n.lower().rstrip(".") for n in ext.get_values_for_type(x509.DNSName))
-    ips = tuple(str(a) for a in ext.get_values_for_type(x509.IPAddress))
-    return dns_names, ips
-
-
-def covers(dns_names: Iterable[str], ips: Iterable[str], host: str) -> bool:
-    """Whether a certificate's names cover `host` (RFC 6125 6.4: a wildcard stands for one whole left label)."""
-    host = host.lower().rstrip(".")
-    try:
-        return str(ip_address(host)) in set(ips)
-    except ValueError:
-        pass
-    for name in dns_names:
-        if name == host:
-            return True
-        if name.startswith("*.") and "." in host:
-            label, rest = host.split(".", 1)
-            if label and rest == name[2:] and rest.count(".") >= 1:
-                return True
-    return False
-
-
-def _subject_for(
-    host: str, name_matches: bool, dns_names: tuple[str, ...], ips: tuple[str, ...]
-) -> DNSName | IPAddress | None:
-    """The name to verify the chain for: the host itself, or, when the certificate is for another name, one
-    it does cover, so that trust is judged apart from the name."""
-    if name_matches:
-        try:
-            return IPAddress(ip_address(host))
-        except ValueError:
-            return DNSName(host.lower().rstrip("."))
-    for name in dns_names:
-        candidate = "wildcard." + name[2:] if name.startswith("*.") else name
-        try:
-            return DNSName(candidate)
-        except ValueError:
-            continue
-    if ips:
-        return IPAddress(ip_address(ips[0]))
-    return None
-
-
-def _certificate(pem: str) -> TlsCertificate:
-    cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
-    dns_names, ips = _san(cert)
-    key = cert.public_key()
-    key_type, bits = _key(key)
-    try:
-        algorithm = cert.signature_hash_algorithm
-        signature = algorithm.name if algorithm is not None else ""
-    except Exception:  # an algorithm cryptography does not know: name it by its OID
-        signature = cert.signature_algorithm_oid.dotted_string
-    return TlsCertificate(
-        subject=clip(_name(cert.subject), TEXT_CHARS),
-        issuer=clip(_name(cert.issuer), TEXT_CHARS),
-        dns_names=tuple(clip(n, 255) for n in dns_names[:100]),
-        ip_addresses=ips[:100],
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        key_type=key_type,
-        key_bits=bits,
-        signature_hash=signature,
-        self_signed=cert.issuer == cert.subject,
-        sha256=hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest(),
-    )
-
-
-def _name(name: x509.Name) -> str:
-    try:
-        return name.rfc4514_string()
-    except ValueError:
-        cn = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-        return str(cn[0].value) if cn else "?"
-
-
-def _key(key: object) -> tuple[str, int]:
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "EC", key.curve.key_size
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448", 456
-    return type(key).__name__, 0

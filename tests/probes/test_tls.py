@@ -18,7 +18,8 @@ from secbase.lab.mail import LabMailServer
 from secbase.lab.pki import LabPki
 from secbase.lab.web import LabSite, LabWebServer
 from secbase.probes import Limiter
-from secbase.probes.tls import TlsProbe, covers, medium_offer, weak_offer
+from secbase.probes._x509 import covers
+from secbase.probes.tls import TlsProbe, medium_offer, socket_watch_installed, weak_offer
 
 NET = "127.47.0."
 NOW = datetime.now(UTC)
@@ -302,3 +303,8 @@ def test_a_server_trickling_its_handshake_is_cut_off_by_the_endpoint_budget(pki:
         listener.close()
     assert a.outcome is TlsOutcome.TIMEOUT, a
     assert a.error is not None and "did not finish within 4 s" in a.error
+
+
+def test_a_tls_probe_routes_sslyze_sockets_through_the_deadline_watch(pki: LabPki) -> None:
+    TlsProbe(timeout_s=1, limiter=Limiter(total=1, per_server=1)).close()
+    assert socket_watch_installed()

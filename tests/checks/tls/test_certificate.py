@@ -301,3 +301,10 @@ def test_a_policy_may_ask_for_longer_keys() -> None:
 def test_a_weak_key_wins_over_an_unknown_key_type_elsewhere_in_the_chain() -> None:
     chain = (certificate(key_bits=1024), intermediate(key_type="GOST"))
     assert judge(certificate_strength, *chain).status is Status.FAIL
+
+
+def test_a_signature_algorithm_named_only_by_its_number_is_an_error_not_a_pass() -> None:
+    # cryptography cannot name MD2 or MD4 signatures; the probe then writes the algorithm's OID.
+    result = judge(certificate_strength, certificate(signature_hash="1.2.840.113549.1.1.2"), intermediate())
+    assert result.status is Status.ERROR, result.summary
+    assert "does not know" in result.summary
