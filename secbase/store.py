@@ -1,4 +1,4 @@
-"""The store: every scan, its results, and each finding's life (opened, seen, resolved, reopened).
+"""The store: every scan, its results, and each finding's life (opened, seen, resolved, reopened, accepted).
 
 SQLite by default through SQLAlchemy Core; the schema is Alembic's, so an old store opens in a new version.
 One scan is written in one transaction: a scan killed half-way leaves nothing of itself behind.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, Engine
 
-from secbase.errors import StoreError
+from secbase.errors import SecbaseError, StoreError
 from secbase.model import Finding, Result, Severity, Status
 from secbase.scan import ScanOutcome
 
@@ -88,6 +89,11 @@ findings = sa.Table(
     sa.Column("last_seen", UTCDateTime, nullable=False),
     sa.Column("resolved_at", UTCDateTime, nullable=True),
     sa.Column("times_reopened", sa.Integer, nullable=False, server_default="0"),
+    # Accepted as a known risk: through accepted_until (a calendar day, inclusive), then it is listed again.
+    sa.Column("accepted_until", sa.Date, nullable=True),
+    sa.Column("accepted_reason", sa.Text, nullable=True),
+    sa.Column("accepted_by", sa.String(128), nullable=True),
+    sa.Column("accepted_at", UTCDateTime, nullable=True),
 )
 
 # Each stretch of time a finding was open: remediation time counts every one of them.
@@ -130,6 +136,34 @@ class ScanRecord:
     organisations: list[str]
     checks: list[str]
     config_digest: str
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """A finding accepted as a known risk: through which day (inclusive), why, by whom, and when."""
+
+    until: date
+    reason: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StoredFinding(Finding):
+    """A finding as the store reads it: its life, plus its accepted risk, judged on the day it is read."""
+
+    acceptance: Acceptance | None = None  # kept after its day has passed, so a reader can tell why it is back
+    is_accepted: bool = False  # open, and its acceptance runs through today
+
+
+ACCEPT_MIN_PREFIX = 6  # characters of a fingerprint that may stand for it, when they match one finding
+_HEX = re.compile(r"[0-9a-f]+")
+_NO_ACCEPTANCE: dict[str, Any] = {
+    "accepted_until": None,
+    "accepted_reason": None,
+    "accepted_by": None,
+    "accepted_at": None,
+}
 
 
 class Store:
@@ -224,30 +258,182 @@ class Store:
             ]
 
     def findings(
-        self, *, organisation: str | None = None, include_resolved: bool = False, now: datetime | None = None
-    ) -> list[Finding]:
-        """Findings, open ones first by severity, each with the time it has been open in total."""
-        now = now or datetime.now(UTC)
-        query = sa.select(findings)
+        self,
+        *,
+        organisation: str | None = None,
+        include_resolved: bool = False,
+        accepted: bool | None = False,
+        now: datetime | None = None,
+    ) -> list[StoredFinding]:
+        """Findings, open ones first by severity, each with the time it has been open in total.
+
+        Args:
+            accepted: False (the default) leaves out the findings accepted as known risks today;
+                True lists only those; None lists both.
+            now: the moment of reading (default: now, in local time). An acceptance runs through its
+                day in ``now``'s time zone, so it ends by itself: nothing has to run on that day.
+        """
+        now = now or datetime.now().astimezone()
+        conditions: list[sa.ColumnElement[bool]] = []
         if organisation is not None:
-            query = query.where(findings.c.organisation == organisation)
-        if not include_resolved:
-            query = query.where(findings.c.resolved_at.is_(None))
+            conditions.append(findings.c.organisation == organisation)
+        if not include_resolved and accepted is not True:
+            conditions.append(findings.c.resolved_at.is_(None))
+        if accepted is True:
+            conditions.append(_accepted_on(now.date()))
+        elif accepted is False:
+            conditions.append(sa.not_(_accepted_on(now.date())))
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-            periods: dict[str, float] = {}
-            wanted = sa.select(findings.c.fingerprint).where(
-                query.whereclause if query.whereclause is not None else sa.true()
+            out = _read_findings(conn, conditions, now)
+        out.sort(
+            key=lambda f: (
+                not f.is_open,
+                Severity(f.severity).rank,
+                f.organisation,
+                f.check,
+                f.target,
+                f.subject,
             )
-            for p in conn.execute(
-                sa.select(finding_periods).where(finding_periods.c.fingerprint.in_(wanted))
-            ).mappings():
-                end = p["closed_at"] or now
-                periods[p["fingerprint"]] = (
-                    periods.get(p["fingerprint"], 0.0) + (end - p["opened_at"]).total_seconds()
+        )
+        return out
+
+    def accept(
+        self, fingerprint: str, *, reason: str, until: date, by: str, now: datetime | None = None
+    ) -> StoredFinding:
+        """Accept an open finding as a known risk through ``until`` (at most one year away); return it.
+
+        ``fingerprint`` may be the first characters (at least six) of one finding's fingerprint.
+        Accepting again replaces the earlier acceptance.
+
+        Example:
+            store.accept("3f9c2a", reason="Replaced in February.", until=date(2027, 3, 1), by="ana")
+        """
+        now = now or datetime.now().astimezone()
+        today = now.date()
+        reason, by = reason.strip(), by.strip()
+        if not reason:
+            raise SecbaseError("give a reason: why is this risk accepted for now?")
+        if not by:
+            raise SecbaseError("give the name of who accepts the risk")
+        if len(by) > 128:
+            raise SecbaseError("the name of who accepts the risk is longer than 128 characters")
+        if until < today:
+            raise SecbaseError(f"{until} is in the past: give a day from today ({today}) on")
+        latest = _one_year_after(today)
+        if until > latest:
+            raise SecbaseError(
+                f"{until} is more than one year away: a risk is accepted for one year at most "
+                f"({latest} at the latest), then looked at again"
+            )
+        with self._tx() as conn:
+            fpr = _resolve(conn, fingerprint)
+            resolved_at = conn.execute(
+                sa.select(findings.c.resolved_at).where(findings.c.fingerprint == fpr)
+            ).scalar_one()
+            if resolved_at is not None:
+                raise SecbaseError(
+                    f"finding {fpr} was fixed on {resolved_at:%Y-%m-%d}: only an open finding is accepted"
                 )
-        out = [
-            Finding(
+            conn.execute(
+                findings.update()
+                .where(findings.c.fingerprint == fpr)
+                .values(accepted_until=until, accepted_reason=reason, accepted_by=by, accepted_at=now)
+            )
+            [found] = _read_findings(conn, [findings.c.fingerprint == fpr], now)
+        return found
+
+    def revoke(
+        self, fingerprint: str, *, now: datetime | None = None
+    ) -> tuple[StoredFinding, Acceptance | None]:
+        """Remove a finding's acceptance, so that it is listed again at once.
+
+        Returns:
+            The finding as it is now, and the acceptance removed (None if it had none).
+        """
+        now = now or datetime.now().astimezone()
+        with self._tx() as conn:
+            fpr = _resolve(conn, fingerprint)
+            [before] = _read_findings(conn, [findings.c.fingerprint == fpr], now)
+            conn.execute(findings.update().where(findings.c.fingerprint == fpr).values(**_NO_ACCEPTANCE))
+            [after] = _read_findings(conn, [findings.c.fingerprint == fpr], now)
+        return after, before.acceptance
+
+
+def _accepted_on(day: date) -> sa.ColumnElement[bool]:
+    """Open and accepted through ``day`` or later; never NULL (the IS NOT NULL comes first), so NOT is exact."""
+    return sa.and_(
+        findings.c.resolved_at.is_(None),
+        findings.c.accepted_until.is_not(None),
+        findings.c.accepted_until >= day,
+    )
+
+
+def _one_year_after(day: date) -> date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February: the year after has none
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _resolve(conn: Connection, given: str) -> str:
+    """The one fingerprint that ``given`` is, or starts with; otherwise a one-line error."""
+    wanted = given.strip().lower()
+    if not _HEX.fullmatch(wanted):
+        raise SecbaseError(
+            "a fingerprint is made of the digits 0-9 and the letters a-f; secbase findings shows each one"
+        )
+    if len(wanted) < ACCEPT_MIN_PREFIX:
+        raise SecbaseError(
+            f"give at least {ACCEPT_MIN_PREFIX} characters of the fingerprint ({wanted} is too short)"
+        )
+    shown = 5
+    rows = conn.execute(
+        sa.select(findings.c.fingerprint, findings.c.organisation, findings.c.check_id, findings.c.target)
+        .where(findings.c.fingerprint.startswith(wanted, autoescape=True))
+        .order_by(findings.c.fingerprint)
+        .limit(shown + 1)
+    ).all()
+    if not rows:
+        raise SecbaseError(
+            f"no finding has the fingerprint {wanted}; secbase findings --all shows every fingerprint"
+        )
+    if len(rows) > 1:
+        named = ", ".join(f"{r.fingerprint} ({r.organisation} {r.check_id} {r.target})" for r in rows[:shown])
+        more = " and more" if len(rows) > shown else ""
+        raise SecbaseError(f"{wanted} is the start of several findings: {named}{more}; give more characters")
+    return str(rows[0].fingerprint)
+
+
+def _read_findings(
+    conn: Connection, conditions: Sequence[sa.ColumnElement[bool]], now: datetime
+) -> list[StoredFinding]:
+    """The findings matching every condition, with their open time up to ``now`` and acceptance on its day."""
+    where = sa.and_(sa.true(), *conditions)
+    rows = conn.execute(sa.select(findings).where(where)).mappings().all()
+    periods: dict[str, float] = {}
+    wanted = sa.select(findings.c.fingerprint).where(where)
+    for p in conn.execute(
+        sa.select(finding_periods).where(finding_periods.c.fingerprint.in_(wanted))
+    ).mappings():
+        end = p["closed_at"] or now
+        periods[p["fingerprint"]] = (
+            periods.get(p["fingerprint"], 0.0) + (end - p["opened_at"]).total_seconds()
+        )
+    today = now.date()
+    out = []
+    for r in rows:
+        acceptance = (
+            None
+            if r["accepted_until"] is None
+            else Acceptance(
+                until=r["accepted_until"],
+                reason=r["accepted_reason"],
+                by=r["accepted_by"],
+                at=r["accepted_at"],
+            )
+        )
+        out.append(
+            StoredFinding(
                 fingerprint=r["fingerprint"],
                 organisation=r["organisation"],
                 check=r["check_id"],
@@ -261,20 +447,11 @@ class Store:
                 resolved_at=r["resolved_at"],
                 times_reopened=r["times_reopened"],
                 open_seconds=periods.get(r["fingerprint"], 0.0),
-            )
-            for r in rows
-        ]
-        out.sort(
-            key=lambda f: (
-                not f.is_open,
-                Severity(f.severity).rank,
-                f.organisation,
-                f.check,
-                f.target,
-                f.subject,
+                acceptance=acceptance,
+                is_accepted=acceptance is not None and r["resolved_at"] is None and acceptance.until >= today,
             )
         )
-        return out
+    return out
 
 
 def _engine(url: str) -> Engine:
@@ -371,8 +548,12 @@ def _update_findings(conn: Connection, found: Sequence[Result], scan_id: int, wh
                 existing[r.fingerprint] = {"resolved_at": None, "times_reopened": 0}
             elif row["resolved_at"] is not None:
                 reopened = row["times_reopened"] + 1
+                # A finding that comes back after a fix is news: an acceptance of the old problem does
+                # not hide it. It stays on the row while fixed (history), and goes on reopening.
                 conn.execute(
-                    findings.update().where(fp).values(resolved_at=None, times_reopened=reopened, **values)
+                    findings.update()
+                    .where(fp)
+                    .values(resolved_at=None, times_reopened=reopened, **_NO_ACCEPTANCE, **values)
                 )
                 _open_period(conn, r.fingerprint, when, scan_id)
                 existing[r.fingerprint] = {"resolved_at": None, "times_reopened": reopened}

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ from click.testing import CliRunner
 from secbase.cli import cli
 from secbase.config import LoadedConfig
 from secbase.lab import Lab
+from secbase.model import Status
+from secbase.store import Store, db_url
+from tests.test_store import FP, T0, record, res, sharing_a_prefix
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -195,3 +199,147 @@ def test_ctrl_c_stops_the_lab_and_leaves_nothing_running(tmp_path: Path, command
     assert proc.returncode in (0, 1, 130, -signal.SIGINT), err
     assert "Traceback" not in err
     assert _port_53_free(f"127.{net}.0.1")
+
+
+# Accepted risk, from the command line: a store built with test_store's helpers, no lab needed.
+
+
+@pytest.fixture
+def risky_db(tmp_path: Path) -> str:
+    """A store with two open findings of alder: email.spf.policy (fingerprint FP) and dns.caa."""
+    db = str(tmp_path / "risk.db")
+    st = Store(db_url(db))
+    record(st, [res(Status.FAIL), res(Status.FAIL, check="dns.caa")], T0)
+    st.close()
+    return db
+
+
+def _in_days(days: int) -> str:
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+def test_accept_leaves_a_finding_out_and_findings_accepted_lists_it(risky_db: str) -> None:
+    until = _in_days(30)
+    code, out, err = run(
+        "accept",
+        FP[:6],
+        "--until",
+        until,
+        "--by",
+        "ana",
+        "--reason",
+        "Replaced in February.",
+        "--db",
+        risky_db,
+    )
+    assert code == 0, err
+    assert f"Accepted as a known risk by ana until {until}: Replaced in February." in out
+    code, out, _ = run("findings", "--db", risky_db)
+    assert code == 0 and "dns.caa" in out and FP not in out
+    assert "1 finding accepted as a known risk is left out; see it with: secbase findings --accepted" in out
+    code, out, _ = run("findings", "--accepted", "--db", risky_db)
+    assert code == 0 and FP in out and "dns.caa" not in out
+    assert f"Accepted as a known risk by ana until {until}: Replaced in February." in out
+    code, out, _ = run("findings", "--accepted", "--json", "--db", risky_db)
+    [row] = json.loads(out)
+    assert row["fingerprint"] == FP and row["accepted"] is True and row["resolved_at"] is None
+    assert (row["accepted_until"], row["accepted_by"], row["accepted_reason"]) == (
+        until,
+        "ana",
+        "Replaced in February.",
+    )
+    assert row["accepted_at"]
+    code, out, _ = run("findings", "--json", "--db", risky_db)
+    assert [(r["check"], r["accepted"], r["accepted_until"]) for r in json.loads(out)] == [
+        ("dns.caa", False, None)
+    ]
+
+
+def test_accept_names_the_os_user_without_by(risky_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGNAME", "clerk")  # getpass.getuser reads it first
+    code, out, _ = run("accept", FP, "--until", _in_days(1), "--reason", "r", "--db", risky_db)
+    assert code == 0 and "by clerk until" in out
+
+
+def test_revoke_lists_the_finding_again(risky_db: str) -> None:
+    run("accept", FP, "--until", _in_days(10), "--reason", "r", "--by", "ana", "--db", risky_db)
+    code, out, err = run("accept", FP[:10], "--revoke", "--db", risky_db)
+    assert code == 0 and "acceptance revoked" in err and "Open findings" in out
+    _, out, _ = run("findings", "--db", risky_db)
+    assert FP in out and "left out" not in out
+    _, out, _ = run("findings", "--accepted", "--db", risky_db)
+    assert "No finding is accepted as a known risk today." in out
+    code, _, err = run("accept", FP, "--revoke", "--db", risky_db)
+    assert code == 0 and "it was not accepted; nothing changed" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["0123456789", "--until", "+30", "--reason", "r"], "no finding has the fingerprint 0123456789"),
+        ([FP[:5], "--until", "+30", "--reason", "r"], "at least 6 characters"),
+        ([FP, "--until", "-1", "--reason", "r"], "is in the past"),
+        ([FP, "--until", "+400", "--reason", "r"], "a risk is accepted for one year at most"),
+        ([FP, "--until", "2027-3-1", "--reason", "r"], "--until takes a day written YYYY-MM-DD"),
+        ([FP, "--until", "2027-02-30", "--reason", "r"], "--until takes a day written YYYY-MM-DD"),
+        ([FP, "--until", "+30"], 'give --reason "why" and --until'),
+        ([FP, "--until", "+30", "--reason", " "], "give a reason"),
+        ([FP, "--revoke", "--reason", "r"], "--revoke takes no --reason"),
+    ],
+)
+def test_accept_refuses_with_one_line_and_exit_2(
+    risky_db: str, args: list[str], says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGNAME", "clerk")  # --by defaults to it: a refusal must not depend on the machine
+    days = [_in_days(int(a)) if a[:1] in "+-" and a[1:].isdigit() else a for a in args]  # "+30": in 30 days
+    code, out, err = run("accept", *days, "--db", risky_db)
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("secbase: ") and says in line
+    _, out, _ = run("findings", "--accepted", "--db", risky_db)
+    assert "No finding is accepted" in out  # nothing was changed
+
+
+def test_accept_refuses_an_ambiguous_prefix_naming_the_matches(tmp_path: Path) -> None:
+    db = str(tmp_path / "two.db")
+    st = Store(db_url(db))
+    record(st, [res(Status.FAIL, check="email.dkim", subject=s) for s in sharing_a_prefix()], T0)
+    prints = sorted(f.fingerprint for f in st.findings())
+    st.close()
+    code, out, err = run(
+        "accept", prints[0][:6], "--until", _in_days(5), "--reason", "r", "--by", "a", "--db", db
+    )
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert prints[0] in line and prints[1] in line and "give more characters" in line
+
+
+def test_accept_refuses_a_fixed_finding(risky_db: str) -> None:
+    st = Store(db_url(risky_db))
+    record(st, [res(Status.PASS)], T0 + timedelta(days=1))
+    st.close()
+    code, out, err = run("accept", FP, "--until", _in_days(5), "--reason", "r", "--by", "a", "--db", risky_db)
+    assert code == 2 and out == "" and "only an open finding is accepted" in err
+
+
+def test_a_reason_cannot_reach_the_terminal_raw(risky_db: str) -> None:
+    reason = "fine\x1b[2J\x1b]0;pwned\x07\nPASS everything\u202e"
+    code, out, _ = run(
+        "accept", FP, "--until", _in_days(5), "--reason", reason, "--by", "ana\x1b[31m", "--db", risky_db
+    )
+    assert code == 0
+    for text in (out, run("findings", "--accepted", "--db", risky_db)[1]):
+        assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+        assert (
+            "fine\\x1b[2J\\x1b]0;pwned\\x07\\x0aPASS everything\\u202e" in text and "by ana\\x1b[31m" in text
+        )
+        assert not any(line.startswith("PASS") for line in text.splitlines())
+
+
+@pytest.mark.parametrize("command", [["accept"], ["findings"]])
+def test_accept_and_findings_help_teach_accepted_risk_with_an_example(command: list[str]) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0 and "Example" in out
+    assert "secbase findings --accepted" in out
+    if command == ["accept"]:
+        assert "--revoke" in out and "secbase accept 3f9c2a71 --until" in out and "one year" in out

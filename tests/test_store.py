@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 
-from secbase.errors import StoreError
-from secbase.model import Result, Severity, Status
+from secbase.errors import SecbaseError, StoreError
+from secbase.model import Result, Severity, Status, fingerprint
 from secbase.scan import ScanOutcome
-from secbase.store import Store, db_url, default_db_url, metadata
+from secbase.store import (
+    ACCEPT_MIN_PREFIX,
+    Acceptance,
+    Store,
+    StoredFinding,
+    db_url,
+    default_db_url,
+    metadata,
+)
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 
@@ -204,3 +217,205 @@ def test_the_default_store_follows_secbase_db(monkeypatch: pytest.MonkeyPatch, t
     assert default_db_url() == f"sqlite:///{tmp_path / 'x.db'}"
     monkeypatch.delenv("SECBASE_DB")
     assert default_db_url().endswith("secbase.db")
+
+
+# Accepted risk: a finding the town decided to live with until a day, left out of the list until then.
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # the day the clerk accepts: 2026-11-02
+FP = res(Status.FAIL).fingerprint
+
+
+def accept(
+    store: Store, fingerprint: str = FP, *, until: date = date(2027, 3, 1), **kw: Any
+) -> StoredFinding:
+    args: dict[str, Any] = {
+        "reason": "The old camera system is replaced in February.",
+        "by": "ana",
+        "now": NOW,
+    }
+    return store.accept(fingerprint, until=until, **{**args, **kw})
+
+
+def sharing_a_prefix(length: int = ACCEPT_MIN_PREFIX) -> tuple[str, str]:
+    """Two DKIM selectors whose findings' fingerprints start with the same characters."""
+    seen: dict[str, str] = {}
+    for i in itertools.count():
+        subject = f"s{i}"
+        start = fingerprint("alder", "email.dkim", "alder.test", subject)[:length]
+        if start in seen:
+            return seen[start], subject
+        seen[start] = subject
+    raise AssertionError("unreachable")
+
+
+def test_an_accepted_finding_leaves_the_list_but_stays_open_with_its_life(store: Store) -> None:
+    record(store, [res(Status.FAIL), res(Status.FAIL, check="dns.caa")], T0)
+    done = accept(store)
+    assert done.is_accepted and done.acceptance is not None
+    assert done.acceptance.until == date(2027, 3, 1) and done.acceptance.by == "ana"
+    assert done.acceptance.at == NOW
+    assert [f.check for f in store.findings(now=NOW)] == ["dns.caa"]
+    # A later scan still sees it: last seen moves, first seen and the open period stay, still accepted.
+    record(store, [res(Status.FAIL)], T0 + timedelta(days=7))
+    [f] = store.findings(accepted=True, now=T0 + timedelta(days=10))
+    assert f.is_open and f.is_accepted and f.fingerprint == FP
+    assert f.first_seen == T0 and f.last_seen == T0 + timedelta(days=7)
+    assert f.open_seconds == pytest.approx(10 * 86400)
+    assert f.acceptance is not None and f.acceptance.reason.startswith("The old camera")
+    assert {g.check for g in store.findings(accepted=None, now=NOW)} == {"email.spf.policy", "dns.caa"}
+
+
+def test_an_acceptance_runs_through_its_day_and_ends_by_itself(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    accept(store, until=date(2026, 12, 24))
+    assert store.findings(now=datetime(2026, 12, 24, 23, 59, tzinfo=UTC)) == []
+    [f] = store.findings(now=datetime(2026, 12, 25, 0, 0, tzinfo=UTC))  # nothing ran in between
+    assert f.is_open and not f.is_accepted
+    assert f.acceptance is not None and f.acceptance.until == date(2026, 12, 24)  # why it is back
+    assert store.findings(accepted=True, now=datetime(2026, 12, 25, tzinfo=UTC)) == []
+
+
+def test_the_day_is_the_readers_own_day(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    accept(store, until=date(2026, 12, 24))
+    # 23:30 on the 24th in Ontario is already the 25th in UTC: still accepted there.
+    evening = datetime(2026, 12, 24, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    assert store.findings(now=evening) == []
+    assert store.findings(now=evening.astimezone(UTC)) != []
+
+
+def test_accepting_again_replaces_the_acceptance(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    accept(store)
+    accept(store, until=date(2026, 12, 1), reason="Delayed to December.", by="bo")
+    [f] = store.findings(accepted=True, now=NOW)
+    assert f.acceptance == Acceptance(date(2026, 12, 1), "Delayed to December.", "bo", NOW)
+
+
+def test_revoking_lists_it_again_at_once(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    accept(store)
+    found, removed = store.revoke(FP[:8], now=NOW)
+    assert removed is not None and removed.by == "ana"
+    assert found.acceptance is None and not found.is_accepted
+    assert [f.fingerprint for f in store.findings(now=NOW)] == [FP]
+    assert store.revoke(FP, now=NOW)[1] is None  # nothing left to revoke: said, not an error
+
+
+def test_six_characters_of_the_fingerprint_are_enough(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    assert accept(store, FP[:6].upper()).fingerprint == FP
+    with pytest.raises(SecbaseError, match="at least 6 characters"):
+        accept(store, FP[:5])
+    with pytest.raises(SecbaseError, match="no finding has the fingerprint"):
+        accept(store, "0123456789")
+    with pytest.raises(SecbaseError, match="digits 0-9 and the letters a-f"):
+        accept(store, "alder%")
+
+
+def test_an_ambiguous_prefix_is_refused_naming_the_matches(store: Store) -> None:
+    one, two = sharing_a_prefix()
+    record(store, [res(Status.FAIL, check="email.dkim", subject=s) for s in (one, two)], T0)
+    prints = sorted(fingerprint("alder", "email.dkim", "alder.test", s) for s in (one, two))
+    with pytest.raises(SecbaseError) as info:
+        accept(store, prints[0][:6])
+    message = str(info.value)
+    assert "\n" not in message and "give more characters" in message
+    assert prints[0] in message and prints[1] in message and "email.dkim" in message
+    assert accept(store, prints[1]).fingerprint == prints[1]  # the whole fingerprint is never ambiguous
+
+
+@pytest.mark.parametrize(
+    ("until", "refused"),
+    [
+        (date(2026, 11, 1), "in the past"),
+        (date(2026, 11, 2), None),  # through today
+        (date(2027, 11, 2), None),  # exactly one year
+        (date(2027, 11, 3), "one year at most (2027-11-02 at the latest)"),
+    ],
+)
+def test_an_acceptance_lasts_at_most_one_year_and_never_starts_in_the_past(
+    store: Store, until: date, refused: str | None
+) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    if refused is None:
+        assert accept(store, until=until).is_accepted
+    else:
+        with pytest.raises(SecbaseError, match=re.escape(refused)):
+            accept(store, until=until)
+        assert store.findings(accepted=True, now=NOW) == []
+
+
+def test_one_year_from_29_february_is_28_february(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    leap = datetime(2028, 2, 29, 12, tzinfo=UTC)
+    assert accept(store, until=date(2029, 2, 28), now=leap).is_accepted
+    with pytest.raises(SecbaseError, match="2029-02-28 at the latest"):
+        accept(store, until=date(2029, 3, 1), now=leap)
+
+
+@pytest.mark.parametrize(("field", "value"), [("reason", "  "), ("by", ""), ("by", "x" * 129)])
+def test_an_acceptance_needs_a_reason_and_a_name(store: Store, field: str, value: str) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    with pytest.raises(SecbaseError):
+        accept(store, **{field: value})
+
+
+def test_a_fixed_finding_cannot_be_accepted(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    record(store, [res(Status.PASS)], T0 + timedelta(hours=1))
+    with pytest.raises(SecbaseError, match="was fixed on 2026-11-01: only an open finding is accepted"):
+        accept(store)
+
+
+def test_a_fix_keeps_the_acceptance_on_record_and_a_comeback_clears_it(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    accept(store)
+    record(store, [res(Status.PASS)], T0 + timedelta(days=3))
+    [fixed] = store.findings(include_resolved=True, now=NOW)
+    assert not fixed.is_open and not fixed.is_accepted  # fixed is fixed: not an accepted risk
+    assert fixed.acceptance is not None and fixed.acceptance.by == "ana"  # who had accepted it, still told
+    assert store.findings(accepted=True, now=NOW) == []
+    # It comes back before the accepted day: that is news, listed at once, and needs a new decision.
+    record(store, [res(Status.FAIL)], T0 + timedelta(days=5))
+    [back] = store.findings(now=T0 + timedelta(days=6))
+    assert back.times_reopened == 1 and back.acceptance is None and not back.is_accepted
+    assert back.open_seconds == pytest.approx((3 + 1) * 86400)
+
+
+def test_an_error_result_leaves_the_acceptance_alone(store: Store) -> None:
+    record(store, [res(Status.FAIL)], T0)
+    accept(store)
+    record(store, [res(Status.ERROR)], T0 + timedelta(days=1))
+    assert [f.fingerprint for f in store.findings(accepted=True, now=NOW)] == [FP]
+
+
+def test_a_store_of_the_first_version_opens_with_its_findings_unaccepted(tmp_path: Path) -> None:
+    url = db_url(str(tmp_path / "old.db"))
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "secbase:migrations")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            sa.text(
+                "INSERT INTO findings (fingerprint, organisation, check_id, target, subject, severity, status,"
+                " summary, first_seen, last_seen) VALUES ('abcdef0123456789abcd', 'alder', 'dns.caa',"
+                " 'alder.test', '', 'low', 'warn', 'no CAA', :t, :t)"
+            ),
+            {"t": T0.isoformat(timespec="microseconds")},
+        )
+    engine.dispose()
+    st = Store(url)
+    try:
+        [f] = st.findings(now=NOW)
+        assert f.acceptance is None and not f.is_accepted
+        assert st.accept("abcdef", reason="r", until=date(2027, 1, 1), by="ana", now=NOW).is_accepted
+    finally:
+        st.close()
+    with engine.begin() as conn:  # and back down again, as Alembic promises
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+        assert "accepted_until" not in {c["name"] for c in sa.inspect(conn).get_columns("findings")}
+    engine.dispose()

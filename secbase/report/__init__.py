@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from secbase._version import __version__
 from secbase.config import Config
-from secbase.model import Finding, Result, Severity, Status
+from secbase.model import Result, Severity, Status
 from secbase.parse import UNSAFE_CHARS
 from secbase.plugins import Check
 from secbase.scan import ScanOutcome
+
+if TYPE_CHECKING:
+    from secbase.store import StoredFinding
 
 MAX_FIELD = 2000  # a server may send a 100,000-character header; a report shows this much of any field
 
@@ -159,34 +162,56 @@ def render_checks(checks: list[Check], *, as_json: bool) -> str:
     return _env().get_template("checks.txt.j2").render(checks=checks)
 
 
-def render_findings(found: list[Finding], *, as_json: bool, now: datetime) -> str:
-    """Findings with how long each has been open, or how long it took to fix."""
+def render_findings(
+    found: Sequence[StoredFinding],
+    *,
+    as_json: bool,
+    now: datetime,
+    accepted_only: bool = False,
+    accepted_left_out: int = 0,
+) -> str:
+    """Findings with how long each has been open, or how long it took to fix, and any accepted risk.
+
+    Args:
+        accepted_only: this is the list of accepted risks (it says so when it is empty).
+        accepted_left_out: how many accepted risks the list leaves out, for a line pointing to them.
+    """
     if as_json:
-        rows = [
-            {
-                "fingerprint": f.fingerprint,
-                "organisation": f.organisation,
-                "check": f.check,
-                "target": f.target,
-                "subject": f.subject,
-                "severity": str(f.severity),
-                "status": str(f.status),
-                "summary": f.summary,
-                "first_seen": f.first_seen.isoformat(),
-                "last_seen": f.last_seen.isoformat(),
-                "resolved_at": f.resolved_at.isoformat() if f.resolved_at else None,
-                "times_reopened": f.times_reopened,
-                "open_seconds": round(f.open_seconds, 1),
-            }
-            for f in found
-        ]
+        rows = []
+        for f in found:
+            a = f.acceptance
+            rows.append(
+                {
+                    "fingerprint": f.fingerprint,
+                    "organisation": f.organisation,
+                    "check": f.check,
+                    "target": f.target,
+                    "subject": f.subject,
+                    "severity": str(f.severity),
+                    "status": str(f.status),
+                    "summary": f.summary,
+                    "first_seen": f.first_seen.isoformat(),
+                    "last_seen": f.last_seen.isoformat(),
+                    "resolved_at": f.resolved_at.isoformat() if f.resolved_at else None,
+                    "times_reopened": f.times_reopened,
+                    "open_seconds": round(f.open_seconds, 1),
+                    "accepted": f.is_accepted,
+                    "accepted_until": a.until.isoformat() if a else None,
+                    "accepted_reason": a.reason if a else None,
+                    "accepted_by": a.by if a else None,
+                    "accepted_at": a.at.isoformat() if a else None,
+                }
+            )
         return json.dumps(rows, indent=2) + "\n"
     return (
         _env()
         .get_template("findings.txt.j2")
         .render(
-            open=[f for f in found if f.is_open],
+            open=[f for f in found if f.is_open and not f.is_accepted],
+            accepted=[f for f in found if f.is_accepted],
             fixed=[f for f in found if not f.is_open],
+            accepted_only=accepted_only,
+            accepted_left_out=accepted_left_out,
             now=now,
             Severity=Severity,
         )
