@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from secbase._services import expand_ports, risky_services
 from secbase._version import __version__
 from secbase.config import LoadedConfig, load_config
 from secbase.errors import SecbaseError
@@ -56,8 +57,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """secbase: a cybersecurity baseline for small governments.
 
     It checks a town's email, DNS, websites and their encryption (TLS) the way a mail server, a
-    resolver or a browser would (exposed services and backups come in a later version), says in
-    plain words what to fix, and keeps track of how long each problem takes to fix.
+    resolver or a browser would, and the ports open on the servers you declare (backups come in a
+    later version), says in plain words what to fix, and keeps track of how long each problem takes.
 
     \b
     Start with the demo (fake towns on this machine, nothing leaves it):
@@ -138,11 +139,18 @@ def _scan_and_store(
     db: str | None,
     store: bool,
     deep_tls: bool = False,
+    ports: str | None = None,
 ) -> tuple[ScanOutcome, list[str]]:
     registry = load_checks()
+    services = risky_services()  # a broken services file stops here, before any lookup
     config = loaded.config
+    settings: dict[str, Any] = {}
     if deep_tls:
-        config = config.model_copy(update={"scan": config.scan.model_copy(update={"deep_tls": True})})
+        settings["deep_tls"] = True
+    if ports:
+        settings["ports"] = [*(config.scan.ports or []), *_port_list(ports)]
+    if settings:
+        config = config.model_copy(update={"scan": config.scan.model_copy(update=settings)})
     checks = registry.select(patterns)
     for org_id in org_ids:
         loaded.config.organisation(org_id)  # an unknown id stops here, before any lookup
@@ -157,7 +165,17 @@ def _scan_and_store(
             st.record_scan(outcome, config_digest=loaded.digest, tool_version=__version__)
         finally:
             st.close()
-    return outcome, registry.warnings
+    return outcome, [*registry.warnings, *services.warnings]
+
+
+def _port_list(text: str) -> list[int | str]:
+    """--ports "8081,8000-8100" as scan.ports takes it; one clear line for anything else."""
+    specs: list[int | str] = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        expand_ports(specs)
+    except ValueError as exc:
+        raise SecbaseError(f"--ports: {exc}; write ports and ranges like 8081,8000-8100") from exc
+    return [int(p) if isinstance(p, str) and p.isdigit() else p for p in specs]
 
 
 def _print_outcome(outcome: ScanOutcome, loaded: LoadedConfig, json_out: str | None) -> None:
@@ -191,6 +209,12 @@ def _print_outcome(outcome: ScanOutcome, loaded: LoadedConfig, json_out: str | N
 )
 @click.option("--no-store", is_flag=True, help="Do not record this scan in the store.")
 @click.option(
+    "--ports",
+    metavar="LIST",
+    help="Also try these ports on declared hosts, like 8081,8000-8100 "
+    "(the default list is the risky services' ports and the common web and mail ones).",
+)
+@click.option(
     "--deep-tls",
     is_flag=True,
     help="Try every TLS cipher suite on its own (hundreds of connections per server; slow). "
@@ -205,6 +229,7 @@ def scan(
     patterns: tuple[str, ...],
     json_out: str | None,
     no_store: bool,
+    ports: str | None,
     deep_tls: bool,
     db: str | None,
 ) -> None:
@@ -225,7 +250,13 @@ def scan(
     with _errors(ctx):
         loaded = load_config(config)
         outcome, warnings = _scan_and_store(
-            loaded, org_ids=org_ids, patterns=patterns, db=db, store=not no_store, deep_tls=deep_tls
+            loaded,
+            org_ids=org_ids,
+            patterns=patterns,
+            db=db,
+            store=not no_store,
+            deep_tls=deep_tls,
+            ports=ports,
         )
         for w in warnings:
             click.echo(f"secbase: warning: {w}", err=True)

@@ -14,6 +14,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -94,11 +95,27 @@ def _server(value: str) -> str:
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
+def _port_spec(value: Any) -> int | str:
+    """A port (443) or an inclusive range of ports ("8000-8100"), for scan.ports."""
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    low, sep, high = text.partition("-")
+    if low.strip().isdigit() and (not sep or high.strip().isdigit()):
+        first, last = int(low), int(high) if sep else int(low)
+        if 1 <= first <= last <= 65535:
+            return f"{first}-{last}" if sep else first
+    raise PydanticCustomError(
+        "port_spec",
+        '"{value}" is not a port or a range of ports; write 1 to 65535, like 8081 or "8000-8100"',
+        {"value": str(value)},
+    )
+
+
 Domain = Annotated[str, AfterValidator(_domain)]
 Host = Annotated[str, AfterValidator(_host)]
 Selector = Annotated[str, AfterValidator(_selector)]
 Server = Annotated[str, AfterValidator(_server)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+PortSpec = Annotated[int | str, BeforeValidator(_port_spec)]
 
 
 class _Strict(BaseModel):
@@ -115,6 +132,9 @@ class ScanSettings(_Strict):
     per_server: int = Field(default=16, ge=1, le=256)  # in flight towards one remote server
     nameserver_port: Port = 53  # where name servers are asked directly (dns.nameservers)
     deep_tls: bool = False  # try every cipher suite on its own (hundreds of handshakes per endpoint)
+    # Ports the host scan tries besides its default list (the risky services' and the common web and mail
+    # ports): 8081 or "8000-8100". None: the default list alone.
+    ports: list[PortSpec] | None = None
 
 
 class Organisation(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,6 +124,10 @@ class Facts:
     def dns_at(self, server: str, name: str, rdtype: str) -> DnsAnswer:
         """The answer of one name server, asked directly, to (name, type)."""
         return self.get(dns_at_key(server, name, rdtype), DnsAnswer)
+
+    def ports(self, address: str, ports: Iterable[int]) -> PortsAnswer:
+        """The TCP connect scan of `ports` at one address."""
+        return self.get(ports_key(address, ports), PortsAnswer)
 
 
 class DnsOutcome(StrEnum):
@@ -387,3 +392,87 @@ class TlsAnswer:
     def protocol(self, name: str) -> TlsProtocol | None:
         """The test of one protocol version, if it was made."""
         return next((p for p in self.protocols if p.name == name), None)
+
+
+def ports_key(address: str, ports: Iterable[int]) -> FactKey:
+    """Key of a TCP connect scan of `ports` at one address (never a name: names go through the resolver
+    first). The ports are written sorted, without repeats, neighbours as ranges ("21-23,80,443"): one
+    spelling per set of ports, one scan, and a short key even for every port there is."""
+    canonical = str(ipaddress.ip_address(address.strip()))  # ValueError on a name: addresses only
+    listed = sorted({int(p) for p in ports})
+    if not listed or listed[0] < 1 or listed[-1] > 65535:
+        raise ValueError(f"ports to scan must be 1 to 65535, at least one: {listed}")
+    return FactKey("ports", (canonical, port_ranges(listed)))
+
+
+def port_ranges(ports: Iterable[int]) -> str:
+    """Ports as nmap's -p takes them, runs of neighbours as ranges: "21-23,80,443"."""
+    out: list[str] = []
+    listed = sorted(set(ports))
+    i = 0
+    while i < len(listed):
+        j = i
+        while j + 1 < len(listed) and listed[j + 1] == listed[j] + 1:
+            j += 1
+        out.append(str(listed[i]) if i == j else f"{listed[i]}-{listed[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def parse_port_ranges(text: str) -> tuple[int, ...]:
+    """The ports of a "21-23,80" list (a key's, or nmap's), sorted."""
+    ports: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if low:
+            ports.update(range(int(low), int(high or low) + 1))
+    return tuple(sorted(ports))
+
+
+class PortsOutcome(StrEnum):
+    """How the port scan of one address ended. OK is an observation; the rest mean "could not tell"."""
+
+    OK = "ok"  # nmap scanned the address: each port below is open, closed or filtered
+    NMAP_MISSING = "nmap_missing"  # the nmap program is not installed here
+    TIMEOUT = "timeout"  # the host time-out ran out before every port was tried
+    ERROR = "error"  # nmap failed, or said nothing about this address
+
+
+class PortState(StrEnum):
+    """What a TCP connect showed about one port."""
+
+    OPEN = "open"  # a connection was made: something listens and is reachable from here
+    CLOSED = "closed"  # refused: nothing listens
+    FILTERED = "filtered"  # no answer at all: a firewall drops the packets
+
+
+NMAP_MISSING_FIX = "install nmap (apt-get install nmap)"
+
+
+@dataclass(frozen=True)
+class PortsAnswer:
+    """What a TCP connect scan of some ports at one address showed."""
+
+    address: str
+    ports: tuple[int, ...]  # the ports asked for, sorted
+    outcome: PortsOutcome
+    states: tuple[tuple[int, PortState], ...] = ()  # (port, state) for every port asked, when OK
+    reason: str = ""
+
+    @property
+    def error(self) -> str | None:
+        """Why this address could not be scanned, or None when every port's state is known."""
+        if self.outcome is PortsOutcome.OK:
+            return None
+        if self.outcome is PortsOutcome.NMAP_MISSING:
+            return self.reason or f"nmap is not installed here; {NMAP_MISSING_FIX}"
+        return self.reason or f"the port scan of {self.address} ended in {self.outcome}"
+
+    def state(self, port: int) -> PortState | None:
+        """The state of one port, or None when it was not scanned (or the scan did not finish)."""
+        return next((s for p, s in self.states if p == port), None)
+
+    @property
+    def open_ports(self) -> tuple[int, ...]:
+        """The ports a connection was made to, sorted."""
+        return tuple(sorted(p for p, s in self.states if s is PortState.OPEN))

@@ -55,6 +55,7 @@ class Target:
     name: str
     sends_mail: bool = True  # False for the config's non_mail_domains
     dkim_selectors: tuple[str, ...] = ()
+    expected_ports: tuple[int, ...] = ()  # a host's ports the organisation declares open on purpose
 
 
 def fingerprint(organisation: str, check_id: str, target: str, subject: str) -> str:

@@ -18,6 +18,7 @@ from secbase.plugins import Check
 from secbase.probes import Limiter, Probe, ProbeFailure
 from secbase.probes.dns import DnsProbe
 from secbase.probes.http import HttpProbe
+from secbase.probes.ports import PortsProbe
 from secbase.probes.smtp import SmtpProbe
 from secbase.probes.tls import TlsProbe
 
@@ -53,7 +54,10 @@ def targets_of(org: Organisation) -> list[Target]:
     out = [Target(org.id, TargetKind.DOMAIN, d, dkim_selectors=org.selectors_for(d)) for d in org.domains]
     out += [Target(org.id, TargetKind.DOMAIN, d, sends_mail=False) for d in org.non_mail_domains]
     out += [Target(org.id, TargetKind.WEBSITE, w) for w in org.websites]
-    out += [Target(org.id, TargetKind.HOST, h) for h in org.hosts]
+    out += [
+        Target(org.id, TargetKind.HOST, h, expected_ports=tuple(sorted(set(org.expected_ports.get(h, ())))))
+        for h in org.hosts
+    ]
     return out
 
 
@@ -141,6 +145,7 @@ async def _scan(
     probes: Mapping[str, Probe],
     now: datetime,
     progress: Progress | None,
+    scan_limits: Mapping[str, Any],
 ) -> list[Result]:
     facts = _FactStore(probes, now)
     units = [(chk, tgt) for org in orgs for tgt in targets_of(org) for chk in checks if _applies(chk, tgt)]
@@ -151,7 +156,7 @@ async def _scan(
 
     async def one(chk: Check, tgt: Target) -> list[Result]:
         nonlocal done
-        res = await _run_unit(chk, tgt, facts, chk.defaults)
+        res = await _run_unit(chk, tgt, facts, {**chk.defaults, **scan_limits})
         done += 1
         if progress:
             progress(done, total)
@@ -188,7 +193,7 @@ def run_scan(
         )
         probe_map = dict(probes) if probes is not None else default_probes(config)
         try:
-            results = await _scan(orgs, checks, probe_map, clock, progress)
+            results = await _scan(orgs, checks, probe_map, clock, progress, scan_limits(config))
         finally:
             for probe in {id(p): p for p in probe_map.values()}.values():
                 close = getattr(probe, "close", None)
@@ -217,6 +222,12 @@ def run_scan(
     )
 
 
+def scan_limits(config: Config) -> dict[str, Any]:
+    """Limits the config sets for the whole scan, handed to every check over its defaults (a check reads
+    the ones it knows): the extra ports of scan.ports, for the net.* checks."""
+    return {"extra_ports": tuple(config.scan.ports)} if config.scan.ports else {}
+
+
 def default_probes(config: Config) -> dict[str, Probe]:
     """The probes of a real scan, sharing one limiter; call inside the event loop that will use them."""
     limiter = Limiter(total=config.scan.concurrency, per_server=config.scan.per_server)
@@ -234,5 +245,6 @@ def default_probes(config: Config) -> dict[str, Probe]:
         ca_file=config.scan.ca_file,
         full_enumeration=config.scan.deep_tls,
     )
-    probes = (dns_probe, http_probe, smtp_probe, tls_probe)
+    ports_probe = PortsProbe(timeout_s=config.scan.timeout, limiter=limiter)
+    probes = (dns_probe, http_probe, smtp_probe, tls_probe, ports_probe)
     return {kind: probe for probe in probes for kind in probe.kinds}

@@ -343,3 +343,29 @@ def test_accept_and_findings_help_teach_accepted_risk_with_an_example(command: l
     assert "secbase findings --accepted" in out
     if command == ["accept"]:
         assert "--revoke" in out and "secbase accept 3f9c2a71 --until" in out and "one year" in out
+
+
+def test_bad_extra_ports_exit_2_with_one_line_before_any_lookup(tmp_path: Path) -> None:
+    town = tmp_path / "town.yml"
+    town.write_text("version: 1\norganisations:\n  - id: alder\n    name: A\n    hosts: [192.0.2.1]\n")
+    code, out, err = run("scan", str(town), "--ports", "8081,http", "--no-store")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "secbase: --ports: 'http' is not a port or a range of ports; write ports and ranges like 8081,8000-8100"
+    ]
+
+
+def test_extra_ports_reach_the_net_checks(lab: Lab, tmp_path: Path) -> None:
+    _, out, _ = run(
+        "scan",
+        str(lab.config_path),
+        "--checks",
+        "net.service.unexpected",
+        "--ports",
+        "9000-9001",
+        "--json",
+        "-",
+        "--no-store",
+    )
+    subjects = {r["subject"] for r in json.loads(out)["results"]}
+    assert {"9000/tcp", "9001/tcp"} <= subjects, subjects

@@ -45,11 +45,11 @@ CATALOGUE_IDS = (
     "dns.dnssec",
     "dns.caa",
     "dns.nameservers",
+    "net.service.risky",
+    "net.service.unexpected",
 )
 LATER_IDS = frozenset(  # catalogue ids not built yet
     {
-        "net.service.risky",
-        "net.service.unexpected",
         "backup.fresh",
         "backup.encrypted",
         "backup.integrity",

@@ -10,8 +10,9 @@ from secbase.errors import LabError
 from secbase.lab.dns import LabDnsServer
 from secbase.lab.mail import LabMailServer
 from secbase.lab.pki import LabPki
+from secbase.lab.ports import LabPortListeners
 from secbase.lab.sites import build_mail_servers, build_sites
-from secbase.lab.towns import LAB_NET, TOWNS, Town, build_dns, config_yaml
+from secbase.lab.towns import LAB_NET, TOWNS, Town, build_dns, config_yaml, port_endpoints
 from secbase.lab.web import LabWebServer
 
 __all__ = ["TOWNS", "Lab", "Town"]
@@ -37,6 +38,7 @@ class Lab:
         self.dns: LabDnsServer | None = None
         self.web: LabWebServer | None = None
         self.mail: list[LabMailServer] = []
+        self.ports: LabPortListeners | None = None
 
     @property
     def config_path(self) -> Path:
@@ -69,15 +71,20 @@ class Lab:
             for server in build_mail_servers(pki, net=self.net):
                 server.start()
                 self.mail.append(server)
+            self.ports = LabPortListeners(port_endpoints(net=self.net))
+            self.ports.start()
         except (OSError, LabError) as exc:
             self.stop()
             raise LabError(
-                f"the lab's web or mail servers cannot start on 127.{self.net}.x.x: {exc}"
+                f"the lab's web, mail or port listeners cannot start on 127.{self.net}.x.x: {exc}"
             ) from exc
         self.config_path.write_text(config_yaml(timeout_s=self.timeout_s, net=self.net), encoding="utf-8")
 
     def stop(self) -> None:
         """Stop every lab server; safe to call twice."""
+        if self.ports is not None:
+            self.ports.stop()
+            self.ports = None
         for server in self.mail:
             server.stop()
         self.mail = []

@@ -15,6 +15,34 @@ from secbase.lab.sites import DOGWOOD_TLS_SITES, mail_address, web_address
 LAB_NET = 53  # the lab lives on 127.53.x.y; another second octet runs a second lab beside it
 RESOLVER = "127.53.0.1"  # the scan's resolver in the default lab: it answers for every lab name
 TTL = 300
+HOSTS_OCTET = 50  # the towns' declared hosts (port scan targets) live on 127.N.50.x
+
+
+def host_address(net: int, n: int) -> str:
+    """The loopback address of the lab's n-th declared host (the port scan's targets)."""
+    return f"127.{net}.{HOSTS_OCTET}.{n}"
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One host a town declares for the port scan: where it is, what answers there, what the town expects.
+
+    `name` None: the town declares the host by its address. `resolvable` False: the name gets no address
+    record (its lookup fails), so nothing at the address may be scanned although ports answer there.
+    """
+
+    name: str | None
+    n: int  # its address is host_address(net, n)
+    open_ports: tuple[int, ...]
+    expected_ports: tuple[int, ...] = ()
+    resolvable: bool = True
+
+    def address(self, net: int) -> str:
+        return host_address(net, self.n)
+
+    def declared(self, net: int) -> str:
+        """How the config names it: its name, or its address."""
+        return self.name or self.address(net)
 
 
 @dataclass(frozen=True)
@@ -27,6 +55,7 @@ class Town:
     non_mail_domains: tuple[str, ...] = ()
     dkim_selectors: tuple[str, ...] = ()
     websites: tuple[str, ...] = ()
+    hosts: tuple[LabHost, ...] = ()  # declared for the port scan (net.service.*)
     planted: tuple[str, ...] = ()  # what is wrong, in words, for the demo and the tests
 
 
@@ -48,8 +77,13 @@ TOWNS = (
         ("old-alder.test",),
         ("s1",),
         websites=("www.alder.test",),
+        hosts=(
+            LabHost("gw.alder.test", 1, open_ports=(443,), expected_ports=(443,)),
+            LabHost(None, 2, open_ports=(22,), expected_ports=(22,)),  # declared by its address
+        ),
         planted=(
             "nothing: every email, DNS, web and TLS check passes (TLS 1.2 and 1.3, ECDHE with AEAD only)",
+            "gw.alder.test answers on 443 only, and its SSH host (declared by address) on 22 only: both declared",
         ),
     ),
     Town(
@@ -108,6 +142,15 @@ TOWNS = (
             "www.dogwood.county.test",
             *(f"{site}.dogwood.county.test" for site in DOGWOOD_TLS_SITES),
         ),
+        hosts=(
+            LabHost(
+                "townhall.dogwood.county.test",
+                10,
+                open_ports=(23, 443, 445, 993, 3389, 5432),
+                expected_ports=(443, 3389),
+            ),
+            LabHost(None, 11, open_ports=(22, 8443), expected_ports=(8443,)),  # declared by its address
+        ),
         planted=(
             "no MX",
             "SPF ends in ?all with 4 void lookups and an include with no SPF",
@@ -120,6 +163,11 @@ TOWNS = (
             "parks.dogwood.county.test: an RSA-1024 key",
             "forms.dogwood.county.test: no TLS 1.3, suites without forward secrecy and CBC beside the good one",
             "archive.dogwood.county.test: only TLS 1.0 and 1.1, CBC suites",
+            "townhall.dogwood.county.test: Telnet 23, SMB 445, RDP 3389 and PostgreSQL 5432 answer;"
+            " RDP is listed in expected_ports, which does not excuse a critical service",
+            "townhall.dogwood.county.test: IMAPS 993 answers but is not listed (443, listed, answers too)",
+            "its admin host (declared by address): SSH 22 answers, not listed;"
+            " an admin panel on 8443, listed, which does not excuse it",
         ),
     ),
     Town(
@@ -129,12 +177,25 @@ TOWNS = (
         (),
         ("s1",),
         websites=("www.elm.test",),
-        planted=("its DNS answers SERVFAIL and _dmarc times out: every check says it could not check",),
+        hosts=(
+            # RDP answers at its address, but the name never resolves: the scan must not find it.
+            LabHost("gw.elm.test", 30, open_ports=(443, 3389), expected_ports=(443,), resolvable=False),
+        ),
+        planted=(
+            "its DNS answers SERVFAIL and _dmarc times out: every check says it could not check",
+            "gw.elm.test does not resolve (SERVFAIL): its ports cannot be checked",
+        ),
     ),
 )
 
 DROP = ["_dmarc.elm.test", "www.elm.test"]
-SERVFAIL = ["elm.test", "_smtp._tls.elm.test", "s1._domainkey.elm.test", "_mta-sts.elm.test"]
+SERVFAIL = [
+    "elm.test",
+    "_smtp._tls.elm.test",
+    "s1._domainkey.elm.test",
+    "_mta-sts.elm.test",
+    *(h.name for t in TOWNS for h in t.hosts if h.name and not h.resolvable),
+]
 
 
 def _txt(value: str) -> str:
@@ -157,6 +218,17 @@ def _zone(origin: str, ns: list[tuple[str, str]], body: list[str]) -> str:
     lines += [f"{host}. {TTL} IN A {ip}" for host, ip in ns if host.endswith("." + origin)]
     lines += body
     return "\n".join(lines) + "\n"
+
+
+def _host_records(town_id: str, net: int) -> list[str]:
+    """The A records of a town's declared hosts that have a name and resolve."""
+    town = next(t for t in TOWNS if t.id == town_id)
+    return [f"{h.name}. {TTL} IN A {h.address(net)}" for h in town.hosts if h.name and h.resolvable]
+
+
+def port_endpoints(*, net: int = LAB_NET) -> list[tuple[str, int]]:
+    """(address, port) of every port the towns' hosts leave open: the lab listens on each."""
+    return [(h.address(net), p) for t in TOWNS for h in t.hosts for p in h.open_ports]
 
 
 def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
@@ -187,6 +259,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
             f"s1._domainkey.alder.test. {TTL} IN TXT " + _txt(f"v=DKIM1; k=rsa; p={key2048}"),
             f"_smtp._tls.alder.test. {TTL} IN TXT " + _txt("v=TLSRPTv1; rua=mailto:tls-reports@alder.test"),
             f'alder.test. {TTL} IN CAA 0 issue "letsencrypt.org"',
+            *_host_records("alder", net),
         ],
     )
     old_alder = _zone(
@@ -285,6 +358,7 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
                 for site, n in DOGWOOD_TLS_SITES.items()
             ),
             f"_smtp._tls.dogwood.county.test. {TTL} IN TXT " + _txt("v=TLSRPTv1; rua=mailto:tls@county.test"),
+            *_host_records("dogwood", net),
         ],
     )
     elm = _zone(
@@ -355,5 +429,13 @@ def config_yaml(*, timeout_s: float = 2.0, net: int = LAB_NET) -> str:
             lines.append(f"    dkim_selectors: [{', '.join(town.dkim_selectors)}]")
         if town.websites:
             lines.append(f"    websites: [{', '.join(town.websites)}]")
+        if town.hosts:
+            lines.append(f"    hosts: [{', '.join(h.declared(net) for h in town.hosts)}]")
+            expected = [h for h in town.hosts if h.expected_ports]
+            if expected:
+                lines.append("    expected_ports:   # open on purpose: silences net.service.unexpected")
+                lines += [
+                    f'      "{h.declared(net)}": [{", ".join(map(str, h.expected_ports))}]' for h in expected
+                ]
         lines += [f"    # planted: {p}" for p in town.planted]
     return "\n".join(lines) + "\n"

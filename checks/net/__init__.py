@@ -1,0 +1,1 @@
+"""Exposed services: risky and unexpected open ports on the hosts an organisation declares."""

@@ -1,0 +1,287 @@
+"""The ports probe against real listeners on loopback: open and closed ports, batching, nmap missing."""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secbase.config import Config
+from secbase.facts import (
+    PortsAnswer,
+    PortsOutcome,
+    PortState,
+    parse_port_ranges,
+    port_ranges,
+    ports_key,
+)
+from secbase.model import Status
+from secbase.plugins import CheckRegistry
+from secbase.probes import Limiter
+from secbase.probes.ports import PortsProbe, read_scan
+from secbase.scan import run_scan
+
+NET = "127.50.0."
+LISTENING = {NET + "1": (3389, 8080), NET + "2": (5432,)}  # and nothing at all on .3 and .4
+PORTS = (21, 22, 23, 3389, 5432, 8080)
+
+
+class Listeners:
+    """TCP listeners that accept each connection and close it, so that no backlog ever fills up."""
+
+    def __init__(self, where: dict[str, tuple[int, ...]]) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._socks = []
+        for address, ports in where.items():
+            for port in ports:
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((address, port))
+                sock.listen(64)
+                sock.setblocking(False)
+                self._sel.register(sock, selectors.EVENT_READ)
+                self._socks.append(sock)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self._sel.select(timeout=0.05):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                try:
+                    conn, _ = sock.accept()
+                    conn.close()
+                except BlockingIOError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for sock in self._socks:
+            sock.close()
+        self._sel.close()
+
+
+@pytest.fixture(scope="module")
+def listeners() -> Iterator[None]:
+    running = Listeners(LISTENING)
+    yield
+    running.close()
+
+
+def probe(**kw: object) -> PortsProbe:
+    return PortsProbe(timeout_s=2, limiter=Limiter(total=8, per_server=2), **kw)  # type: ignore[arg-type]
+
+
+def fetch_all(p: PortsProbe, addresses: Iterable[str], ports: Iterable[int] = PORTS) -> list[PortsAnswer]:
+    async def main() -> list[PortsAnswer]:
+        return await asyncio.gather(*(p.fetch(ports_key(a, ports)) for a in addresses))
+
+    return asyncio.run(main())
+
+
+# --- real scans ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_open_and_closed_ports_are_told_apart(listeners: None) -> None:
+    one, two, nothing = fetch_all(probe(), [NET + "1", NET + "2", NET + "3"])
+    assert one.outcome is PortsOutcome.OK and one.error is None
+    assert one.open_ports == (3389, 8080)
+    assert one.state(22) is PortState.CLOSED and one.state(3389) is PortState.OPEN
+    assert two.open_ports == (5432,)
+    assert nothing.open_ports == () and {s for _, s in nothing.states} == {PortState.CLOSED}
+    assert [p for p, _ in one.states] == sorted(PORTS)
+    assert one.state(9999) is None  # not scanned
+
+
+@pytest.mark.slow
+def test_ports_nmap_folds_into_extraports_still_get_a_state(listeners: None) -> None:
+    # Over 25 closed ports nmap lists them in one <extraports>, which python-nmap drops.
+    ports = (*range(1, 101), 3389)
+    (answer,) = fetch_all(probe(), [NET + "1"], ports)
+    assert answer.outcome is PortsOutcome.OK
+    assert len(answer.states) == len(ports)
+    assert answer.open_ports == (3389,)
+    assert answer.state(50) is PortState.CLOSED
+
+
+@pytest.mark.slow
+def test_keys_asked_together_are_scanned_in_one_nmap_run(listeners: None) -> None:
+    p = probe()
+    answers = fetch_all(p, [NET + "1", NET + "2"])
+    assert len(p.runs) == 1
+    assert sorted(p.runs[0]) == [NET + "1", NET + "2"]
+    assert [a.address for a in answers] == [NET + "1", NET + "2"]
+    assert answers[0].open_ports == (3389, 8080) and answers[1].open_ports == (5432,)
+
+
+@pytest.mark.slow
+def test_a_round_larger_than_the_bound_is_cut_into_several_runs(listeners: None) -> None:
+    p = probe(max_hosts_per_run=2)
+    answers = fetch_all(p, [NET + str(i) for i in range(1, 6)])
+    assert sorted(len(run) for run in p.runs) == [1, 2, 2]
+    assert all(a.outcome is PortsOutcome.OK for a in answers)
+    assert answers[0].open_ports == (3389, 8080)
+
+
+@pytest.mark.slow
+def test_different_port_lists_are_different_runs(listeners: None) -> None:
+    p = probe()
+
+    async def main() -> list[PortsAnswer]:
+        return await asyncio.gather(
+            p.fetch(ports_key(NET + "1", PORTS)), p.fetch(ports_key(NET + "1", (3389,)))
+        )
+
+    wide, narrow = asyncio.run(main())
+    assert len(p.runs) == 2
+    assert wide.open_ports == (3389, 8080) and narrow.open_ports == (3389,)
+    assert narrow.ports == (3389,)
+
+
+@pytest.mark.slow
+def test_a_host_over_its_time_out_is_a_timeout_not_a_verdict(listeners: None) -> None:
+    (answer,) = fetch_all(probe(host_timeout_s=0.001), [NET + "1"], range(1, 65536))
+    assert answer.outcome is PortsOutcome.TIMEOUT
+    assert answer.states == ()
+    assert answer.error is not None and "host time-out" in answer.error
+
+
+@pytest.mark.slow
+def test_a_scan_of_declared_hosts_fails_risky_and_warns_unexpected_ports(
+    listeners: None, registry: CheckRegistry
+) -> None:
+    config = Config.model_validate(
+        {
+            "version": 1,
+            "scan": {"timeout": 2},
+            "organisations": [
+                {
+                    "id": "alder",
+                    "name": "Alder",
+                    "hosts": [NET + "1", NET + "4"],
+                    "expected_ports": {NET + "1": [8080]},
+                }
+            ],
+        }
+    )
+    outcome = run_scan(config, registry.select(["net.*"]))
+    by = {(r.check, r.target, r.subject): r for r in outcome.results}
+    rdp = by[("net.service.risky", NET + "1", "3389/rdp")]
+    assert rdp.status is Status.FAIL and rdp.severity == "critical"
+    assert (
+        by[("net.service.risky", NET + "1", "8080/web-admin")].status is Status.FAIL
+    )  # declared: still high
+    assert by[("net.service.risky", NET + "1", "22/ssh")].status is Status.PASS
+    assert by[("net.service.unexpected", NET + "1", "3389/tcp")].status is Status.WARN
+    assert by[("net.service.unexpected", NET + "1", "8080/tcp")].status is Status.PASS
+    assert by[("net.service.risky", NET + "1", "udp")].status is Status.ERROR
+    quiet = [r for r in outcome.results if r.target == NET + "4" and r.subject != "udp"]
+    assert quiet and {r.status for r in quiet} == {Status.PASS}
+
+
+# --- nmap missing -------------------------------------------------------------------------------------
+
+
+def test_nmap_missing_is_a_fact_for_every_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH without nmap: no scan is even tried
+    p = probe()
+    answers = fetch_all(p, [NET + "1", NET + "2"])
+    assert [a.outcome for a in answers] == [PortsOutcome.NMAP_MISSING] * 2
+    assert all(a.error and "install nmap (apt-get install nmap)" in a.error for a in answers)
+    assert len(p.runs) == 1  # still one batch
+
+
+def test_a_program_called_nmap_that_is_not_nmap_counts_as_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "nmap"
+    fake.write_text("#!/bin/sh\necho 'not a port scanner'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    (answer,) = fetch_all(probe(), [NET + "1"])
+    assert answer.outcome is PortsOutcome.NMAP_MISSING
+    assert answer.error is not None and "install nmap (apt-get install nmap)" in answer.error
+
+
+# --- what nmap says, read -----------------------------------------------------------------------------
+
+XML_HEAD = '<?xml version="1.0"?><nmaprun scanner="nmap" args="nmap" version="7.93">'
+RUNSTATS = '<runstats><finished elapsed="0.1" timestr="x"/><hosts up="1" down="0" total="1"/></runstats>'
+
+
+def test_an_address_nmap_says_nothing_about_is_an_error() -> None:
+    xml = XML_HEAD + RUNSTATS + "</nmaprun>"
+    result = {"nmap": {"scaninfo": {"error": ["Failed to resolve something\n"]}}, "scan": {}}
+    answers = read_scan(result, xml, [NET + "9"], (22,), host_timeout_s=30)
+    answer = answers[NET + "9"]
+    assert answer.outcome is PortsOutcome.ERROR
+    assert answer.error is not None and "nmap said nothing about 127.50.0.9" in answer.error
+    assert "Failed to resolve" in answer.error
+
+
+def test_an_older_nmap_that_does_not_name_folded_ports_gives_them_the_folded_state() -> None:
+    host = (
+        f'<host><status state="up"/><address addr="{NET}9" addrtype="ipv4"/>'
+        '<ports><extraports state="filtered" count="2"><extrareasons reason="no-response" count="2"/>'
+        "</extraports></ports></host>"
+    )
+    xml = XML_HEAD + host + RUNSTATS + "</nmaprun>"
+    result = {"nmap": {"scaninfo": {}}, "scan": {NET + "9": {"tcp": {22: {"state": "open"}}}}}
+    answer = read_scan(result, xml, [NET + "9"], (21, 22, 23), host_timeout_s=30)[NET + "9"]
+    assert answer.outcome is PortsOutcome.OK
+    assert dict(answer.states) == {21: PortState.FILTERED, 22: PortState.OPEN, 23: PortState.FILTERED}
+
+
+def test_a_port_without_any_state_is_an_error_not_a_pass() -> None:
+    host = f'<host><status state="up"/><address addr="{NET}9" addrtype="ipv4"/><ports></ports></host>'
+    xml = XML_HEAD + host + RUNSTATS + "</nmaprun>"
+    result = {"nmap": {"scaninfo": {}}, "scan": {NET + "9": {"tcp": {22: {"state": "closed"}}}}}
+    answer = read_scan(result, xml, [NET + "9"], (22, 23), host_timeout_s=30)[NET + "9"]
+    assert answer.outcome is PortsOutcome.ERROR
+    assert answer.error is not None and "no state for port 23" in answer.error
+
+
+def test_nmap_arguments_are_polite_and_never_resolve_names() -> None:
+    p = probe()
+    args = p.arguments(10, 34).split()
+    assert args[:3] == ["-sT", "-Pn", "-n"]
+    assert args[args.index("--max-rate") + 1] == str(10 * p.rate_per_host)
+    assert args[args.index("--host-timeout") + 1].endswith("ms")
+    assert "-6" not in args and "-6" in p.arguments(1, 34, ipv6=True).split()
+
+
+# --- keys ---------------------------------------------------------------------------------------------
+
+
+def test_a_ports_key_is_one_spelling_per_address_and_set_of_ports() -> None:
+    assert ports_key("127.50.0.1", [443, 80, 80, 21, 22, 23]) == ports_key(
+        " 127.50.0.1", (21, 22, 23, 80, 443)
+    )
+    assert ports_key("127.50.0.1", [443, 80, 21, 22, 23]).args == ("127.50.0.1", "21-23,80,443")
+    assert ports_key("2001:DB8::0:1", [22]).args[0] == "2001:db8::1"
+
+
+@pytest.mark.parametrize(
+    ("address", "ports"), [("www.alder.test", [22]), ("127.50.0.1", []), ("127.50.0.1", [0])]
+)
+def test_a_ports_key_takes_addresses_and_real_ports_only(address: str, ports: list[int]) -> None:
+    with pytest.raises(ValueError):
+        ports_key(address, ports)
+
+
+@given(st.sets(st.integers(min_value=1, max_value=65535), min_size=1, max_size=200))
+def test_port_ranges_round_trip(ports: set[int]) -> None:
+    text = port_ranges(ports)
+    assert parse_port_ranges(text) == tuple(sorted(ports))
+    assert text.count(",") < len(ports)
