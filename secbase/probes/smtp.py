@@ -24,7 +24,9 @@ from secbase.probes._trust import TrustBundle
 log = logging.getLogger(__name__)
 
 EHLO_NAME = "secbase-baseline-check.invalid"  # says who we are; .invalid: it is no host of anyone's
-CONVERSATION_BUDGET = 6  # time-outs one conversation may take: connect, banner, EHLO, STARTTLS, handshake, QUIT
+CONVERSATION_BUDGET = (
+    6  # time-outs one conversation may take: connect, banner, EHLO, STARTTLS, handshake, QUIT
+)
 HOSTNAME_MISMATCH = 62  # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the chain is fine, the name is not
 
 
