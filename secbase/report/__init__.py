@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -84,6 +86,46 @@ def _sort_key(r: Result) -> tuple[int, str, str]:
     return (STATUS_ORDER.index(r.status), r.check, r.subject)
 
 
+FOLD_PASSES_AT = 3  # this many passes of one check on one target, each about a subject, print as one line
+FOLD_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of the text report: a result, or several passes of one check folded together."""
+
+    status: Status
+    check: str
+    subject: str
+    summary: str
+
+
+def _lines(results: list[Result]) -> list[Result | _Line]:
+    """Results in report order, the passes of one check about many subjects (every port scanned, every
+    old TLS version refused) folded into one line: the problems are what a reader looks for."""
+    ordered = sorted(results, key=_sort_key)
+    passes: dict[str, list[Result]] = {}
+    for r in ordered:
+        if r.status is Status.PASS and r.subject:
+            passes.setdefault(r.check, []).append(r)
+    out: list[Result | _Line] = []
+    for r in ordered:
+        group = passes.get(r.check, [])
+        if len(group) < FOLD_PASSES_AT or r not in group:
+            out.append(r)
+        elif r is group[0]:
+            subjects = sorted((g.subject for g in group), key=_natural)
+            shown = ", ".join(subjects[:FOLD_SHOWN])
+            more = f" and {len(group) - FOLD_SHOWN} more" if len(group) > FOLD_SHOWN else ""
+            out.append(_Line(Status.PASS, r.check, f"{len(group)} checked", f"All pass: {shown}{more}."))
+    return out
+
+
+def _natural(text: str) -> list[tuple[int, str]]:
+    """A sort key that puts "22/ssh" before "102/s7": numbers by value, the rest as text."""
+    return [(int(part), "") if part.isdigit() else (0, part) for part in re.split(r"(\d+)", text)]
+
+
 def first_sentence(text: str) -> str:
     """The first sentence of a check's fix text: the next step, for a line under a problem."""
     flat = " ".join(text.split())
@@ -109,7 +151,7 @@ def render_results(outcome: ScanOutcome, config: Config, checks: Mapping[str, Ch
             {
                 "id": org_id,
                 "name": names.get(org_id, org_id),
-                "targets": [(t, sorted(rs, key=_sort_key)) for t, rs in targets.items()],
+                "targets": [(t, _lines(rs)) for t, rs in targets.items()],
                 "counts": Counter(r.status for r in mine),
             }
         )
