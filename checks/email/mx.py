@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from secbase import Facts, Result, Target, check
+from secbase import Check, Facts, Result, Target, check
 
 from .._dns_names import host_addresses
 
@@ -72,3 +72,26 @@ def mx(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
         return [Result.error(mx, target, next(iter(unknown.values())))]
     count = f"{len(names)} MX hosts" if len(names) > 1 else "One MX host"
     return [Result.passed(mx, target, f"{count}, all with addresses.", evidence=evidence)]
+
+
+NO_MAIL = "Declared as a domain without mail, so it has no mail servers to check."
+NULL_MX = "The domain takes no mail (it has a null MX record), so it has no mail servers to check."
+NO_MX = "no mail servers to check; see email.mx"
+
+
+def mail_servers(chk: Check, target: Target, facts: Facts) -> list[str] | Result:
+    """The MX host names of a mail domain, sorted, or the result that stands where there are none to check:
+    not applicable for a domain without mail or with only a null MX (RFC 7505), `error` for a failed
+    lookup or no MX at all (email.mx's finding: "not applicable" would close the asking check's own)."""
+    if not target.sends_mail:
+        return Result.not_applicable(chk, target, NO_MAIL)
+    answer = facts.dns(target.name, "MX")
+    if answer.error is not None:
+        return Result.error(chk, target, answer.error)
+    hosts = mx_hosts(answer.records)
+    names = sorted({h for _, h in hosts if h != "."})
+    if not names and hosts:
+        return Result.not_applicable(chk, target, NULL_MX)
+    if not names:
+        return Result.error(chk, target, NO_MX)
+    return names

@@ -10,30 +10,19 @@ from secbase.facts import SmtpAnswer, SmtpOutcome, smtp_key
 
 from .._dns_names import host_addresses
 from ..web.https import clean, join_lines
-from .mx import mx_hosts
+from .mx import mail_servers
 
 BANNER_CHARS = 200
 REASON_CHARS = 300
 EVIDENCE_CHARS = 1000
-NO_MX = "no mail servers to check; see email.mx"
 
 
 @check(id="email.starttls", severity="medium", target="domain", facts=("dns", "smtp"))
 def starttls(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
     """Each MX host, at each of its addresses, offers STARTTLS with a trusted certificate for its name."""
-    if not target.sends_mail:
-        return [Result.not_applicable(starttls, target, "declared as a domain without mail")]
-    answer = facts.dns(target.name, "MX")
-    if answer.error is not None:
-        return [Result.error(starttls, target, answer.error)]
-    hosts = mx_hosts(answer.records)
-    names = sorted({h for _, h in hosts if h != "."})
-    if not names and hosts:  # only a null MX (RFC 7505): the domain says it takes no mail
-        return [Result.not_applicable(starttls, target, NO_MX)]
-    if not names:
-        # No MX at all: email.mx's finding. Not "not applicable", which would close this check's own.
-        return [Result.error(starttls, target, NO_MX)]
-
+    names = mail_servers(starttls, target, facts)
+    if isinstance(names, Result):
+        return [names]
     addresses, unknown = host_addresses(names, facts)
     # One round: every address of every MX host is talked to together.
     facts.require(*(smtp_key(mx, ip) for mx in names for ip in addresses[mx]))

@@ -15,7 +15,7 @@ from secbase import Check, Facts, Result, Status, Target, TargetKind
 from secbase.facts import SmtpAnswer, TlsAnswer, smtp_key, tls_key
 
 from .._dns_names import host_addresses
-from ..email.mx import mx_hosts
+from ..email.mx import mail_servers
 from ..web.https import clean, join_lines
 
 HTTPS_PORT = 443
@@ -24,9 +24,6 @@ NAME_CHARS = 100
 REASON_CHARS = 300
 EVIDENCE_CHARS = 1000
 OTHER_ADDRESSES = "addresses not looked up"
-NO_MX = "no mail servers to check; see email.mx"
-NULL_MX = "The domain takes no mail (it has a null MX record), so it has no mail servers to check."
-NO_MAIL = "Declared as a domain without mail, so it has no mail servers to check."
 
 # A verdict on one address: a status and its summary (for ERROR, the reason it could not be checked).
 Verdict = tuple[Status, str]
@@ -78,18 +75,9 @@ def _web_endpoints(check_: Check, target: Target, facts: Facts) -> list[Endpoint
 
 
 def _mail_endpoints(check_: Check, target: Target, facts: Facts) -> list[Endpoint | Result]:
-    if not target.sends_mail:
-        return [Result.not_applicable(check_, target, NO_MAIL)]
-    answer = facts.dns(target.name, "MX")
-    if answer.error is not None:
-        return [Result.error(check_, target, clean(answer.error, REASON_CHARS))]
-    hosts = mx_hosts(answer.records)
-    names = sorted({h for _, h in hosts if h != "."})
-    if not names and hosts:  # only a null MX (RFC 7505): the domain says it takes no mail
-        return [Result.not_applicable(check_, target, NULL_MX)]
-    if not names:
-        # No MX at all is email.mx's finding; "not applicable" would close this check's own findings.
-        return [Result.error(check_, target, NO_MX)]
+    names = mail_servers(check_, target, facts)
+    if isinstance(names, Result):
+        return [names]
 
     found, unknown = host_addresses(names, facts)
     addresses = {mx: list(dict.fromkeys(found[mx])) for mx in names}
