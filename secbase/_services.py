@@ -17,16 +17,16 @@ import difflib
 import importlib.metadata
 import importlib.resources
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from secbase.config import read_yaml
 from secbase.errors import ConfigError
 from secbase.model import Severity
 
@@ -110,22 +110,46 @@ class RiskyServices:
 
     services: tuple[RiskyService, ...]
     warnings: tuple[str, ...] = ()
+    # The lists below, worked out once: the net.* checks ask for them for every host of every scan.
+    _memo: dict[Hashable, tuple[Any, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def tcp(self) -> tuple[RiskyService, ...]:
         """The services a TCP connect scan can see."""
-        return tuple(s for s in self.services if s.protocol == "tcp")
+        found = self._memo.get("tcp")
+        if found is None:
+            found = self._memo["tcp"] = tuple(s for s in self.services if s.protocol == "tcp")
+        return found
 
     def udp(self) -> tuple[RiskyService, ...]:
         """The services a TCP connect scan cannot see: reported as not tested."""
-        return tuple(s for s in self.services if s.protocol == "udp")
+        found = self._memo.get("udp")
+        if found is None:
+            found = self._memo["udp"] = tuple(s for s in self.services if s.protocol == "udp")
+        return found
 
     def default_ports(self) -> tuple[int, ...]:
         """The scan's polite default: the risky services' TCP ports and the common web and mail ports."""
-        return tuple(sorted({s.port for s in self.tcp()} | set(COMMON_PORTS)))
+        found = self._memo.get("default_ports")
+        if found is None:
+            ports = tuple(sorted({s.port for s in self.tcp()} | set(COMMON_PORTS)))
+            found = self._memo["default_ports"] = ports
+        return found
 
     def scan_ports(self, extra: Iterable[int | str] = ()) -> tuple[int, ...]:
         """The default ports widened by `extra` (the config's scan.ports: 8081 or "8000-8100")."""
-        return tuple(sorted(set(self.default_ports()) | set(expand_ports(extra))))
+        extra = tuple(extra)
+        try:
+            key: Hashable = ("scan_ports", extra)
+            found = self._memo.get(key)
+        except TypeError:  # not a port at all: expand_ports says so
+            key, found = None, None
+        if found is None:  # a bad spec raises, and is not kept
+            found = tuple(sorted(set(self.default_ports()) | set(expand_ports(extra))))
+            if key is not None:
+                self._memo[key] = found
+        return found
 
 
 def expand_ports(specs: Iterable[int | str]) -> tuple[int, ...]:
@@ -145,16 +169,7 @@ def expand_ports(specs: Iterable[int | str]) -> tuple[int, ...]:
 
 def read_services(text: str, label: str) -> list[RiskyService]:
     """The services of one file's text; ConfigError with one line naming `label`, the entry and the key."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(
-            f"{label}: {where}not valid YAML: {exc.problem}; check indentation and quotes"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{label}: not valid YAML: {exc}") from exc
+    raw = read_yaml(text, label)
     if not isinstance(raw, dict):
         raise ConfigError(f'{label}: expected "services:" and a list of services under it')
     try:

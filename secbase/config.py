@@ -137,6 +137,86 @@ class ScanSettings(_Strict):
     ports: list[PortSpec] | None = None
 
 
+_REMOTE_SCHEME = re.compile(r"^(sftp|s3|rest|b2|azure|gs|swift|rclone|ssh|https?):", re.IGNORECASE)
+_SCP_STYLE = re.compile(r"^(?:[^@/:\s]+@)?[^@/:\s]+:")  # borg's "[user@]host:path"
+
+
+def is_remote_location(kind: str, location: str) -> bool:
+    """True when a backup location is reached over the network (a URL, or borg's "user@host:path")."""
+    text = location.strip()
+    if text.lower().startswith(("local:", "file://")):
+        return False
+    if _REMOTE_SCHEME.match(text):
+        return True
+    return kind == "borg" and _SCP_STYLE.match(text) is not None
+
+
+class BackupSource(_Strict):
+    """One backup the organisation declares: a restic or borg repository, or a folder of dumps.
+
+    The password is never written here: `password_file` names a file holding it, `password_env` an
+    environment variable; the probe hands it to restic or borg through their environment only.
+    """
+
+    name: str = Field(min_length=1, max_length=100)  # the target's name in reports: unique per organisation
+    kind: Literal["restic", "borg", "folder"]
+    location: str = Field(
+        min_length=1
+    )  # a path, or a repository URL (sftp:, s3:, rest:, ssh://, user@host:path)
+    password_file: Path | None = None
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    offsite: bool = False  # a copy away from the building (3-2-1)
+    immutable: bool = False  # cannot be changed or deleted from here (object lock, append-only)
+    rpo_hours: float = Field(default=26, gt=0, le=24 * 366)  # newest snapshot may be this old at most
+    retention_days: int = Field(default=30, ge=1, le=36600)  # how far back the snapshots should reach
+    # Run the repository's own check: "auto" only on a local repository (a remote one would be downloaded
+    # from cloud storage, which costs time and money), "always", or "never".
+    check: Literal["auto", "always", "never"] = "auto"
+    config_file: Path | None = None  # the borgmatic YAML (borg) or resticprofile file (restic) that drives it
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_config(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("password", "passphrase"):
+                if key in data:
+                    raise PydanticCustomError(
+                        "password_in_config",
+                        '"password" does not belong in the config file; put the password in a file readable only '
+                        "by the scan and name it with password_file, or name an environment variable "
+                        "with password_env",
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> BackupSource:
+        if self.password_file is not None and self.password_env is not None:
+            raise PydanticCustomError(
+                "two_passwords", "give password_file or password_env, not both", {"value": self.name}
+            )
+        if self.kind == "folder":
+            if self.password_file is not None or self.password_env is not None:
+                raise PydanticCustomError(
+                    "folder_password", "a folder of dumps has no password; remove password_file/password_env"
+                )
+            if is_remote_location("folder", self.location):
+                raise PydanticCustomError(
+                    "folder_remote",
+                    '"{value}" is not a local folder; a folder of dumps must be a path on this computer',
+                    {"value": self.location},
+                )
+            if self.config_file is not None:
+                raise PydanticCustomError(
+                    "folder_config", "config_file is for borgmatic (borg) or resticprofile (restic) files"
+                )
+        return self
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the repository is reached over the network."""
+        return is_remote_location(self.kind, self.location)
+
+
 class Organisation(_Strict):
     """One municipality or member body and what it declares."""
 
@@ -151,7 +231,7 @@ class Organisation(_Strict):
     # A list applies to every domain; a mapping gives each domain its own (a town's library may use
     # another mail provider): {alder.on.ca: [selector1], library.alder.on.ca: [google]}.
     dkim_selectors: list[Selector] | dict[Domain, list[Selector]] = Field(default_factory=list)
-    backups: list[dict[str, Any]] = Field(default_factory=list)  # checked from a later version on
+    backups: list[BackupSource] = Field(default_factory=list)  # repositories and folders of dumps
 
     @field_validator("id")
     @classmethod
@@ -184,6 +264,20 @@ class Organisation(_Strict):
                         {"value": name},
                     )
         return self
+
+    @field_validator("backups")
+    @classmethod
+    def _each_backup_name_once(cls, value: list[BackupSource]) -> list[BackupSource]:
+        seen: set[str] = set()
+        for source in value:
+            if source.name in seen:
+                raise PydanticCustomError(
+                    "duplicate_backup",
+                    'two backups are named "{value}"; give each its own name',
+                    {"value": source.name},
+                )
+            seen.add(source.name)
+        return value
 
     def selectors_for(self, domain: str) -> tuple[str, ...]:
         """The DKIM selectors declared for one of the organisation's domains."""
@@ -243,6 +337,20 @@ class LoadedConfig(BaseModel):
     digest: str  # sha256 of the file's bytes, stored with each scan
 
 
+def read_yaml(text: str, label: str) -> Any:
+    """Parse YAML, or raise ConfigError with one line naming `label` and where the syntax breaks."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise ConfigError(
+            f"{label}: {where}: not valid YAML: {exc.problem}; check indentation and quotes"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{label}: not valid YAML: {exc}") from exc
+
+
 def load_config(path: str | Path) -> LoadedConfig:
     """Read and validate a config file; raise ConfigError with one line naming the file, key and fix."""
     p = Path(path)
@@ -252,17 +360,10 @@ def load_config(path: str | Path) -> LoadedConfig:
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read the config: {exc.strerror or exc}") from exc
     try:
-        raw = yaml.safe_load(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{name}: not UTF-8 text; save the file as UTF-8") from exc
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise ConfigError(
-            f"{name}: {where}: not valid YAML: {exc.problem}; check indentation and quotes"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{name}: not valid YAML: {exc}") from exc
+    raw = read_yaml(text, name)
     if not isinstance(raw, dict):
         raise ConfigError(f'{name}: expected keys like "version: 1" and "organisations:" at the top')
     try:

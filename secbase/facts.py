@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,6 +129,14 @@ class Facts:
     def ports(self, address: str, ports: Iterable[int]) -> PortsAnswer:
         """The TCP connect scan of `ports` at one address."""
         return self.get(ports_key(address, ports), PortsAnswer)
+
+    def backup(self, kind: str, location: str, check: str = "auto") -> BackupAnswer:
+        """The read-only look at one declared backup: snapshots, encryption, and its own check if allowed."""
+        return self.get(backup_key(kind, location, check), BackupAnswer)
+
+    def backup_config(self, tool: str, path: str) -> BackupConfigAnswer:
+        """What a borgmatic or resticprofile configuration file says."""
+        return self.get(backup_config_key(tool, path), BackupConfigAnswer)
 
 
 class DnsOutcome(StrEnum):
@@ -398,15 +407,29 @@ def ports_key(address: str, ports: Iterable[int]) -> FactKey:
     """Key of a TCP connect scan of `ports` at one address (never a name: names go through the resolver
     first). The ports are written sorted, without repeats, neighbours as ranges ("21-23,80,443"): one
     spelling per set of ports, one scan, and a short key even for every port there is."""
-    canonical = str(ipaddress.ip_address(address.strip()))  # ValueError on a name: addresses only
+    return FactKey("ports", (_canonical_address(address), _key_ports(tuple(ports))))
+
+
+@lru_cache(maxsize=65536)  # the checks ask for the same few addresses again and again
+def _canonical_address(address: str) -> str:
+    return str(ipaddress.ip_address(address.strip()))  # ValueError on a name: addresses only
+
+
+@lru_cache(maxsize=256)  # a scan has one or two port lists, asked for with every key of every host
+def _key_ports(ports: tuple[int, ...]) -> str:
     listed = sorted({int(p) for p in ports})
     if not listed or listed[0] < 1 or listed[-1] > 65535:
         raise ValueError(f"ports to scan must be 1 to 65535, at least one: {listed}")
-    return FactKey("ports", (canonical, port_ranges(listed)))
+    return _port_ranges(tuple(listed))
 
 
 def port_ranges(ports: Iterable[int]) -> str:
     """Ports as nmap's -p takes them, runs of neighbours as ranges: "21-23,80,443"."""
+    return _port_ranges(tuple(ports))
+
+
+@lru_cache(maxsize=256)
+def _port_ranges(ports: tuple[int, ...]) -> str:
     out: list[str] = []
     listed = sorted(set(ports))
     i = 0
@@ -419,6 +442,7 @@ def port_ranges(ports: Iterable[int]) -> str:
     return ",".join(out)
 
 
+@lru_cache(maxsize=256)  # the probe reads the same key's list, and nmap the same folded ports, per host
 def parse_port_ranges(text: str) -> tuple[int, ...]:
     """The ports of a "21-23,80" list (a key's, or nmap's), sorted."""
     ports: set[int] = set()
@@ -470,9 +494,202 @@ class PortsAnswer:
 
     def state(self, port: int) -> PortState | None:
         """The state of one port, or None when it was not scanned (or the scan did not finish)."""
-        return next((s for p, s in self.states if p == port), None)
+        return self._by_port.get(port)
 
-    @property
+    @cached_property
+    def _by_port(self) -> dict[int, PortState]:
+        # Built once per answer: two checks read every port's state, some ports several times.
+        return dict(self.states)
+
+    @cached_property
     def open_ports(self) -> tuple[int, ...]:
         """The ports a connection was made to, sorted."""
         return tuple(sorted(p for p, s in self.states if s is PortState.OPEN))
+
+
+def backup_key(kind: str, location: str, check: str = "auto") -> FactKey:
+    """Key of a read-only look at one declared backup: a restic or borg repository, or a folder of dumps.
+
+    `check` is the source's setting: "auto" runs the repository's own check on a local repository only,
+    "always" on any, "never" on none. The password is no part of the key: the probe finds it from the
+    config's password_file or password_env for this (kind, location).
+    """
+    if kind not in BACKUP_KINDS:
+        raise ValueError(f"a backup is one of {', '.join(BACKUP_KINDS)}, not {kind!r}")
+    if check not in ("auto", "always", "never"):
+        raise ValueError(f'check is "auto", "always" or "never", not {check!r}')
+    return FactKey("backup", (kind, location.strip(), check))
+
+
+BACKUP_KINDS = ("restic", "borg", "folder")
+
+
+class BackupOutcome(StrEnum):
+    """How looking at a backup ended. OK is an observation; the rest mean "could not tell"."""
+
+    OK = "ok"  # the snapshots were listed (a folder: its files were read)
+    TOOL_MISSING = "tool_missing"  # restic or borg is not installed here
+    AUTH_FAILED = "auth_failed"  # no password, a wrong one, or its file or variable is missing
+    NOT_FOUND = "not_found"  # no repository (no folder) at the location
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+BACKUP_TOOL_FIX = {
+    "restic": "install restic (apt-get install restic)",
+    "borg": "install borg (apt-get install borgbackup)",
+}
+
+
+@dataclass(frozen=True)
+class BackupSnapshot:
+    """One restic snapshot, borg archive, or dump file in a folder."""
+
+    time: datetime  # aware, UTC: when it was taken (a dump file: its modification time)
+    id: str = ""  # restic's snapshot id, borg's archive id; "" for a dump file
+    name: str = ""  # borg's archive name, the dump file's name; "" for restic
+    host: str = ""  # restic's hostname
+    size: int | None = None  # bytes, for a dump file
+
+
+@dataclass(frozen=True)
+class BackupAnswer:
+    """What a read-only look at one backup showed. No password is ever in it."""
+
+    kind: str  # "restic", "borg" or "folder"
+    location: str  # as declared, a password written in a URL masked
+    outcome: BackupOutcome
+    remote: bool = False  # reached over the network
+    snapshots: tuple[BackupSnapshot, ...] = ()  # oldest first
+    encrypted: bool | None = None  # None: not known (a folder of dumps)
+    encryption: str = ""  # restic's repository version, borg's encryption mode ("none", "repokey"...)
+    created_at: datetime | None = None  # when the repository was made, when it can be told (local ones)
+    check_ran: bool = False  # the repository's own check ran during this scan
+    check_ok: bool | None = None  # None: not run, or it could not finish
+    check_summary: str = ""  # the check's last lines, clipped
+    last_check_at: datetime | None = None  # a check the tool recorded (restic 0.14, borg 1.2: none)
+    reason: str = ""
+
+    @property
+    def error(self) -> str | None:
+        """Why this backup could not be looked at, or None when its snapshots were listed."""
+        if self.outcome is BackupOutcome.OK:
+            return None
+        if self.outcome is BackupOutcome.TOOL_MISSING and not self.reason:
+            return f"{self.kind} is not installed here; {BACKUP_TOOL_FIX.get(self.kind, '')}"
+        return self.reason or f"looking at the {self.kind} backup {self.location} ended in {self.outcome}"
+
+    @property
+    def newest(self) -> BackupSnapshot | None:
+        """The most recent snapshot, if there is any."""
+        return self.snapshots[-1] if self.snapshots else None
+
+    @property
+    def oldest(self) -> BackupSnapshot | None:
+        """The earliest snapshot kept, if there is any."""
+        return self.snapshots[0] if self.snapshots else None
+
+    @property
+    def times(self) -> tuple[datetime, ...]:
+        """Every snapshot's time, oldest first."""
+        return tuple(s.time for s in self.snapshots)
+
+    @property
+    def newest_size_ratio(self) -> float | None:
+        """A folder's newest dump's size over the one before it (0.1: ten times smaller); None if unknown."""
+        sized = [s for s in self.snapshots if s.size is not None]
+        if len(sized) < 2 or not sized[-2].size:
+            return None
+        return (sized[-1].size or 0) / sized[-2].size
+
+
+def backup_config_key(tool: str, path: str) -> FactKey:
+    """Key of the reading of a backup tool's configuration file: "borgmatic" or "resticprofile"."""
+    if tool not in ("borgmatic", "resticprofile"):
+        raise ValueError(f'a backup configuration is "borgmatic" or "resticprofile", not {tool!r}')
+    return FactKey("backup_config", (tool, str(path)))
+
+
+class BackupConfigOutcome(StrEnum):
+    """How reading a backup configuration ended. OK is an observation; the rest mean "could not tell"."""
+
+    OK = "ok"
+    NOT_FOUND = "not_found"  # no such file
+    INVALID = "invalid"  # not YAML/TOML, or not the shape the tool reads
+    ERROR = "error"  # unreadable (permissions...)
+
+
+@dataclass(frozen=True)
+class BackupRepository:
+    """A repository a configuration writes to."""
+
+    location: str  # a password written in a URL masked
+    remote: bool
+    label: str = ""
+
+
+_DURATION_PART = re.compile(r"(\d+)\s*([yYmMwWdDhH])")
+_DAYS_PER_UNIT = {"y": 365.0, "m": 30.0, "w": 7.0, "d": 1.0, "h": 1 / 24}
+
+
+@dataclass(frozen=True)
+class BackupRetention:
+    """What a configuration keeps when it prunes (borg prune / restic forget). None: not set."""
+
+    keep_last: int | None = None
+    keep_hourly: int | None = None
+    keep_daily: int | None = None
+    keep_weekly: int | None = None
+    keep_monthly: int | None = None
+    keep_yearly: int | None = None
+    keep_within: str = ""  # as written: "30d", "2w", restic's "1y2m3d"
+
+    @property
+    def keep_within_days(self) -> float | None:
+        """keep_within in days (a month as 30, a year as 365), None when not set or not understood."""
+        text = self.keep_within.strip()
+        parts = _DURATION_PART.findall(text)
+        if not parts or _DURATION_PART.sub("", text).strip():
+            return None
+        # borg: H hours, d days, w weeks, m months, y years; restic: the same letters, lower or upper case
+        return sum(int(n) * _DAYS_PER_UNIT[unit.lower()] for n, unit in parts)
+
+
+@dataclass(frozen=True)
+class BackupPlan:
+    """One borgmatic file, or one resticprofile profile: where it writes, what it keeps, when, what it checks."""
+
+    name: str  # the resticprofile profile; "" for borgmatic
+    repositories: tuple[BackupRepository, ...] = ()
+    retention: BackupRetention | None = None  # None: nothing is ever pruned
+    schedule: tuple[str, ...] = ()  # as written (resticprofile's schedule; borgmatic has none of its own)
+    consistency_checks: tuple[str, ...] = ()  # "repository", "archives", "data", "check"...
+    password_set: bool = False  # a passphrase, passcommand or password file is given (never its value)
+
+
+@dataclass(frozen=True)
+class BackupConfigAnswer:
+    """What a borgmatic or resticprofile configuration says. No password is ever in it."""
+
+    tool: str  # "borgmatic" or "resticprofile"
+    path: str
+    outcome: BackupConfigOutcome
+    plans: tuple[BackupPlan, ...] = ()
+    reason: str = ""
+
+    @property
+    def error(self) -> str | None:
+        """Why the configuration could not be read, or None when it was."""
+        if self.outcome is BackupConfigOutcome.OK:
+            return None
+        return self.reason or f"reading the {self.tool} configuration {self.path} ended in {self.outcome}"
+
+    @property
+    def repositories(self) -> tuple[BackupRepository, ...]:
+        """Every repository of every plan, each once."""
+        return tuple(dict.fromkeys(r for p in self.plans for r in p.repositories))
+
+    @property
+    def has_remote(self) -> bool:
+        """True when at least one repository is reached over the network (an off-site copy)."""
+        return any(r.remote for r in self.repositories)

@@ -16,6 +16,7 @@ from secbase.model import Result, Status, Target, TargetKind
 from secbase.parse import UNSAFE_CHARS, clip
 from secbase.plugins import Check
 from secbase.probes import Limiter, Probe, ProbeFailure
+from secbase.probes.backup import BackupProbe
 from secbase.probes.dns import DnsProbe
 from secbase.probes.http import HttpProbe
 from secbase.probes.ports import PortsProbe
@@ -246,5 +247,8 @@ def default_probes(config: Config) -> dict[str, Probe]:
         full_enumeration=config.scan.deep_tls,
     )
     ports_probe = PortsProbe(timeout_s=config.scan.timeout, limiter=limiter)
-    probes = (dns_probe, http_probe, smtp_probe, tls_probe, ports_probe)
+    backup_probe = BackupProbe(
+        limiter=limiter, sources=[src for org in config.organisations for src in org.backups]
+    )
+    probes = (dns_probe, http_probe, smtp_probe, tls_probe, ports_probe, backup_probe)
     return {kind: probe for probe in probes for kind in probe.kinds}

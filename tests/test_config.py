@@ -161,3 +161,70 @@ def test_a_relative_ca_file_is_found_beside_the_config_wherever_the_scan_runs(
     config = write(tmp_path, GOOD.replace("  timeout: 3", "  timeout: 3\n  ca_file: lab-ca.pem"))
     monkeypatch.chdir("/")
     assert load_config(config).config.scan.ca_file == (tmp_path / "lab-ca.pem").resolve()
+
+
+BACKUPS = GOOD.replace(
+    "    backups: []\n",
+    """    backups:
+      - name: nas
+        kind: restic
+        location: /srv/restic/town
+        password_file: /etc/secbase/restic.pw
+      - name: cloud
+        kind: borg
+        location: ssh://town@backup.example/./town
+        password_env: TOWN_BORG_PW
+        offsite: true
+        check: always
+        config_file: /etc/borgmatic/config.yaml
+      - name: dumps
+        kind: folder
+        location: /srv/dumps
+        rpo_hours: 48
+""",
+)
+
+
+def test_backup_sources_are_typed_with_defaults(tmp_path: Path) -> None:
+    nas, cloud, dumps = load_config(write(tmp_path, BACKUPS)).config.organisations[0].backups
+    assert (nas.kind, nas.rpo_hours, nas.retention_days, nas.check, nas.offsite) == (
+        "restic",
+        26,
+        30,
+        "auto",
+        False,
+    )
+    assert not nas.is_remote and cloud.is_remote and cloud.offsite and cloud.check == "always"
+    assert dumps.rpo_hours == 48 and dumps.password_file is None
+
+
+def test_a_password_in_the_config_is_refused_with_the_fix(tmp_path: Path) -> None:
+    message = error_of(tmp_path, BACKUPS.replace("password_env: TOWN_BORG_PW", "password: hunter2"))
+    assert "backups[1]" in message and "password_file" in message and "password_env" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expect"),
+    [
+        ("kind: folder", "kind: tape", "backups[2].kind"),
+        ("name: dumps", "name: nas", 'two backups are named "nas"'),
+        ("password_file: /etc/secbase/restic.pw", "pasword_file: /x", 'did you mean "password_file"'),
+        ("location: /srv/dumps", "location: sftp:nas:/dumps", "not a local folder"),
+        ("check: always", "check: sometimes", "backups[1].check"),
+    ],
+)
+def test_a_bad_backup_source_is_one_line_naming_the_key(
+    tmp_path: Path, old: str, new: str, expect: str
+) -> None:
+    assert expect in error_of(tmp_path, BACKUPS.replace(old, new))
+
+
+def test_borg_scp_style_and_restic_urls_are_remote() -> None:
+    from secbase.config import is_remote_location
+
+    assert is_remote_location("borg", "town@nas:backups/town")
+    assert is_remote_location("restic", "s3:s3.amazonaws.com/bucket")
+    assert is_remote_location("restic", "rest:http://127.0.0.1:8000/")
+    assert not is_remote_location("restic", "local:/srv/r")
+    assert not is_remote_location("borg", "/srv/a:b")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
 
-from secbase import Facts, Result, Target, check
+from secbase import Facts, Result, Severity, Status, Target, check
 from secbase._services import RiskyService, risky_services
 from secbase.facts import PortsAnswer, PortState, ports_key
 
@@ -26,6 +27,14 @@ EVIDENCE_CHARS = 1000
 DEFAULTS: Mapping[str, Any] = {"extra_ports": ()}
 
 
+class _Port(NamedTuple):
+    """What the scans of one host say about one port, worked out once for both checks."""
+
+    open_at: list[str]  # the addresses it answers at
+    unknown: str | None  # why its state is not known at every address of the host, or None
+    evidence: str
+
+
 @dataclass(frozen=True)
 class _Scan:
     """The port scans of one host: one answer per address that could be scanned."""
@@ -33,28 +42,59 @@ class _Scan:
     answers: tuple[PortsAnswer, ...]
     unknown: str | None  # why some addresses, or some scans, are missing: a pass then needs them all
 
-    def open_at(self, port: int) -> list[str]:
-        return [a.address for a in self.answers if a.error is None and a.state(port) is PortState.OPEN]
+    def port(self, port: int) -> _Port:
+        """What the scans say about `port`: from the table of every scanned port, built once per host."""
+        found = self._table.get(port)
+        return found if found is not None else self._read([port])[port]
 
-    def unknown_for(self, port: int) -> str | None:
-        """Why the state of `port` is not known at every address of the host, or None."""
-        for a in self.answers:
-            if a.error is not None:
-                return clean(a.error, REASON_CHARS)
-            if a.state(port) is None:
-                return f"port {port} was not scanned at {a.address}"
-        return clean(self.unknown, REASON_CHARS) if self.unknown else None
+    @cached_property
+    def _table(self) -> dict[int, _Port]:
+        return self._read(dict.fromkeys(p for a in self.answers for p in a.ports))
 
-    def evidence(self, port: int) -> str:
-        lines = (f"{a.address}: {a.state(port) or 'not scanned'}" for a in self.answers if a.error is None)
-        return join_lines(lines, EVIDENCE_CHARS)
+    def _read(self, ports: Iterable[int]) -> dict[int, _Port]:
+        usable = [a for a in self.answers if a.error is None]
+        addresses = [a.address for a in usable]
+        states_of = [dict(a.states) for a in usable]
+        # Why a port's state is not known at every address: the first address, in order, that has no state
+        # for it, or else the first that could not be scanned at all, or else the lookup that failed.
+        checked = next((i for i, a in enumerate(self.answers) if a.error is not None), len(self.answers))
+        otherwise: str | None
+        if checked < len(self.answers):
+            otherwise = clean(str(self.answers[checked].error), REASON_CHARS)
+        else:
+            otherwise = clean(self.unknown, REASON_CHARS) if self.unknown else None
+        # The evidence of a host has as many spellings as there are combinations of states across its
+        # addresses (open, closed or filtered for one address): each is written once, and shared.
+        shared: dict[tuple[PortState | None, ...], _Port] = {}
+        out: dict[int, _Port] = {}
+        only = states_of[0] if len(states_of) == 1 else None
+        for port in ports:
+            states = (only.get(port),) if only is not None else tuple(m.get(port) for m in states_of)
+            found = shared.get(states)
+            if found is None:
+                lines = (f"{a}: {s or 'not scanned'}" for a, s in zip(addresses, states, strict=True))
+                open_at = [a for a, s in zip(addresses, states, strict=True) if s is PortState.OPEN]
+                found = _Port(open_at, otherwise, join_lines(lines, EVIDENCE_CHARS))
+                if None in states[:checked]:  # not scanned at an address: a reason of its own
+                    missing = addresses[states.index(None)]
+                    found = found._replace(unknown=f"port {port} was not scanned at {missing}")
+                else:
+                    shared[states] = found
+            out[port] = found
+        return out
 
 
 def _scan(target: Target, facts: Facts, ports: tuple[int, ...]) -> _Scan | str:
-    """The host's port scans, or why there are none at all (then one error result says so)."""
-    try:
-        addresses, lookup_error = [str(ipaddress.ip_address(target.name))], None
-    except ValueError:  # a name: its addresses through the scan's resolvers, never nmap's own lookups
+    """The host's port scans, or why there are none at all (then one error result says so); worked out
+    once per scan and shared by both checks."""
+    return facts.derive(("net.service.scan", target.name, ports), lambda: _read_scan(target, facts, ports))
+
+
+def _read_scan(target: Target, facts: Facts, ports: tuple[int, ...]) -> _Scan | str:
+    address = _address(target.name)
+    if address is not None:
+        addresses, lookup_error = [address], None
+    else:  # a name: its addresses through the scan's resolvers, never nmap's own lookups
         found, unknown = host_addresses([target.name], facts)
         addresses, lookup_error = found[target.name], unknown.get(target.name)
     if not addresses:
@@ -66,9 +106,18 @@ def _scan(target: Target, facts: Facts, ports: tuple[int, ...]) -> _Scan | str:
     return _Scan(answers, lookup_error)
 
 
+@lru_cache(maxsize=65536)  # read by both checks, each twice: before the scan and after it
+def _address(name: str) -> str | None:
+    """The host as an address, if it is one; None for a name."""
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        return None
+
+
 def scan_ports(limits: Mapping[str, Any]) -> tuple[int, ...]:
     """The ports both checks scan: the risky services' TCP ports, the common ones, and any extra."""
-    return risky_services().scan_ports(limits.get("extra_ports") or ())
+    return risky_services().scan_ports(limits.get("extra_ports") or ())  # worked out once per list
 
 
 @check(
@@ -84,41 +133,39 @@ def service_risky(target: Target, facts: Facts, limits: Mapping[str, Any]) -> li
     scan = _scan(target, facts, scan_ports(limits))
     if isinstance(scan, str):
         return [Result.error(service_risky, target, scan)]
-    results = [_risky(target, scan, svc) for svc in services.tcp()]
+    results = [_risky(target, scan.port(svc.port), svc) for svc in services.tcp()]
     if services.udp():
         results.append(_udp_not_tested(target, services.udp()))
     return results
 
 
-def _risky(target: Target, scan: _Scan, svc: RiskyService) -> Result:
-    kw: dict[str, Any] = {
-        "subject": svc.subject,
-        "severity": svc.severity,
-        "evidence": scan.evidence(svc.port),
-    }
-    open_at = scan.open_at(svc.port)
-    declared = svc.port in target.expected_ports
-    if open_at:
-        where = ", ".join(open_at)
-        if declared and svc.silenced_by_expected_ports:
-            return Result.passed(
-                service_risky,
-                target,
-                f"{svc.name} answers on port {svc.port} at {where}, as declared in expected_ports.",
-                **kw,
+def _risky(target: Target, seen: _Port, svc: RiskyService) -> Result:
+    # Runs for every risky port of every host: the usual pass goes straight to Result.make.
+    subject, severity, evidence = svc.subject, svc.severity, seen.evidence
+    if not seen.open_at:
+        if seen.unknown is not None:
+            return Result.error(
+                service_risky, target, seen.unknown, subject=subject, severity=severity, evidence=evidence
             )
-        note = (
-            f" Listing port {svc.port} in expected_ports does not silence a {svc.severity} risky service;"
-            " if it must stay open, accept the risk with a reason and a date."
-            if declared
-            else ""
+        summary = f"Nothing answers on port {svc.port} ({svc.name})."
+        return Result.make(
+            service_risky, target, Status.PASS, summary, subject=subject, severity=severity, evidence=evidence
         )
-        summary = f"{svc.name} answers on port {svc.port} at {where}. {svc.why} Usual fix: {svc.fix}{note}"
-        return Result.fail(service_risky, target, summary, **kw)
-    unknown = scan.unknown_for(svc.port)
-    if unknown is not None:
-        return Result.error(service_risky, target, unknown, **kw)
-    return Result.passed(service_risky, target, f"Nothing answers on port {svc.port} ({svc.name}).", **kw)
+    where = ", ".join(seen.open_at)
+    declared = svc.port in target.expected_ports
+    if declared and svc.silenced_by_expected_ports:
+        summary = f"{svc.name} answers on port {svc.port} at {where}, as declared in expected_ports."
+        return Result.passed(
+            service_risky, target, summary, subject=subject, severity=severity, evidence=evidence
+        )
+    note = (
+        f" Listing port {svc.port} in expected_ports does not silence a {svc.severity} risky service;"
+        " if it must stay open, accept the risk with a reason and a date."
+        if declared
+        else ""
+    )
+    summary = f"{svc.name} answers on port {svc.port} at {where}. {svc.why} Usual fix: {svc.fix}{note}"
+    return Result.fail(service_risky, target, summary, subject=subject, severity=severity, evidence=evidence)
 
 
 def _udp_not_tested(target: Target, udp: Iterable[RiskyService]) -> Result:
@@ -127,6 +174,12 @@ def _udp_not_tested(target: Target, udp: Iterable[RiskyService]) -> Result:
     `error` ("could not check") rather than a pass, which would close a finding nobody could have checked,
     or silence, which would let a town think its SNMP or BACnet was looked at.
     """
+    reason, worst = _udp_reason(tuple(udp))
+    return Result.error(service_risky, target, reason, subject="udp", severity=worst)
+
+
+@lru_cache(maxsize=8)  # the same few services for every host
+def _udp_reason(udp: tuple[RiskyService, ...]) -> tuple[str, Severity]:
     listed = sorted(udp, key=lambda s: s.port)
     names = ", ".join(f"{s.port}/udp ({s.name})" for s in listed)
     worst = min((s.severity for s in listed), key=lambda s: s.rank)
@@ -134,7 +187,7 @@ def _udp_not_tested(target: Target, udp: Iterable[RiskyService]) -> Result:
         f"UDP services are not tested (a TCP connect scan cannot see them): {names}. "
         "Check at the firewall that these ports are closed to the internet."
     )
-    return Result.error(service_risky, target, reason, subject="udp", severity=worst)
+    return reason, worst
 
 
 @check(
@@ -151,22 +204,24 @@ def service_unexpected(target: Target, facts: Facts, limits: Mapping[str, Any]) 
     if isinstance(scan, str):
         return [Result.error(service_unexpected, target, scan)]
     risky = {s.port: s for s in risky_services().tcp()}
-    return [_unexpected(target, scan, port, risky.get(port)) for port in ports]
+    return [_unexpected(target, scan.port(port), port, risky.get(port)) for port in ports]
 
 
-def _unexpected(target: Target, scan: _Scan, port: int, svc: RiskyService | None) -> Result:
-    kw: dict[str, Any] = {"subject": f"{port}/tcp", "evidence": scan.evidence(port)}
-    open_at = scan.open_at(port)
-    if open_at and port in target.expected_ports:
-        return Result.passed(service_unexpected, target, f"Port {port} answers, as declared.", **kw)
-    if open_at:
-        also = f" It is {svc.name}: see net.service.risky." if svc is not None else ""
-        summary = (
-            f"Port {port} answers at {', '.join(open_at)}, but expected_ports does not list it for "
-            f"{target.name}. Close it if nobody needs it from outside; list it if it is meant to be open.{also}"
+def _unexpected(target: Target, seen: _Port, port: int, svc: RiskyService | None) -> Result:
+    subject, evidence = f"{port}/tcp", seen.evidence
+    if not seen.open_at:  # most ports: a pass, built with as little as possible
+        if seen.unknown is not None:
+            return Result.error(service_unexpected, target, seen.unknown, subject=subject, evidence=evidence)
+        summary = f"Nothing answers on port {port}."
+        return Result.make(
+            service_unexpected, target, Status.PASS, summary, subject=subject, evidence=evidence
         )
-        return Result.warn(service_unexpected, target, summary, **kw)
-    unknown = scan.unknown_for(port)
-    if unknown is not None:
-        return Result.error(service_unexpected, target, unknown, **kw)
-    return Result.passed(service_unexpected, target, f"Nothing answers on port {port}.", **kw)
+    if port in target.expected_ports:
+        summary = f"Port {port} answers, as declared."
+        return Result.passed(service_unexpected, target, summary, subject=subject, evidence=evidence)
+    also = f" It is {svc.name}: see net.service.risky." if svc is not None else ""
+    summary = (
+        f"Port {port} answers at {', '.join(seen.open_at)}, but expected_ports does not list it for "
+        f"{target.name}. Close it if nobody needs it from outside; list it if it is meant to be open.{also}"
+    )
+    return Result.warn(service_unexpected, target, summary, subject=subject, evidence=evidence)

@@ -14,27 +14,83 @@ import logging
 import math
 import queue
 import shutil
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import nmap
 
-from secbase.facts import FactKey, PortsAnswer, PortsOutcome, PortState, parse_port_ranges, port_ranges
+from secbase.facts import (
+    FactKey,
+    Facts,
+    PortsAnswer,
+    PortsOutcome,
+    PortState,
+    parse_port_ranges,
+    port_ranges,
+)
 from secbase.parse import UNSAFE_CHARS, clip
 from secbase.probes import FactSource, Limiter
 
 log = logging.getLogger(__name__)
 
-RATE_PER_HOST = 300  # connection attempts a second towards one scanned host (nmap --max-rate, scaled)
-MAX_HOSTS_PER_RUN = 64  # addresses in one nmap run: a bigger round is cut into several runs
+# Connection attempts a second towards one scanned host; nmap's --max-rate is this times the hosts of a
+# run. Politeness that matters is per remote host: 1,000 a second puts the 34 default ports of one host
+# within 34 ms at the fastest, where nmap's own connect scan has no bound at all (its congestion control
+# and parallelism decide). Measured on loopback (bench/ports.py, 50 hosts x 34 ports, one pinned CPU):
+# plain `nmap -sT -Pn -n` 0.127 s; with --max-rate 15,000 (300 a host) 0.182 s, the rate being the floor
+# (1,700 attempts / 15,000 = 0.113 s, plus nmap's start); with --max-rate 50,000 (1,000 a host) 0.128 s,
+# no longer a floor. --max-parallelism 64 instead of a rate cost as little (0.129 s) but bounds nothing
+# per host, so the rate is kept.
+RATE_PER_HOST = 1000
+# Addresses in one nmap run: a bigger round is cut into several runs. One nmap run scans its hosts side by
+# side (--min-hostgroup), so one run of 200 is cheaper than four of 64 (each its own process, its own
+# start, fighting for the same CPU); the bound is there for very large portfolios only.
+MAX_HOSTS_PER_RUN = 256
 MAX_RUNS = 4  # nmap runs at the same time
-COLLECT_S = 0.02  # a batch waits this long after its last key for more keys of the same round...
-MAX_WAIT_S = 0.5  # ...but no longer than this after its first
+# When a batch runs. The scan's first round (the checks' first questions, before any fact is known) is
+# asked in one turn of the event loop: every host declared by address. Its batch runs as soon as a turn
+# passes without a new key (a fixed wait here was 26 ms of the benchmark's 0.3 s). Keys asked for later
+# (hosts declared by name, each when its DNS answers are in: the lab's came in waves 5 to 7 ms apart)
+# cannot be told complete from inside the probe: they wait COLLECT_S after the last key, so that one
+# round stays one run...
+COLLECT_S = 0.02
+MAX_WAIT_S = 0.5  # ...but no batch waits longer than this after its first key
 HOST_BUDGET = 10  # a host's time-out: this many scan time-outs, plus the time its ports take at the rate
 RUN_SLACK_S = 30.0  # on top of the host time-out, before a whole nmap run is given up
 REASON_CHARS = 300
+
+# python-nmap's PortScanner runs `nmap -V` when made (14 ms on the benchmark's CPU): scanners are kept for
+# the life of the process, per nmap program, and lent to one scan at a time.
+_SCANNERS: dict[str, queue.SimpleQueue[nmap.PortScanner]] = {}
+_MAKING = threading.Lock()  # one `nmap -V` at a time: a scan waits for the warm-up rather than repeat it
+
+
+def _borrow_scanner(path: str) -> nmap.PortScanner:
+    """A scanner for the nmap at `path`, made if none is free; nmap.PortScannerError if it does not start."""
+    pool = _SCANNERS.setdefault(path, queue.SimpleQueue())
+    try:
+        return pool.get_nowait()
+    except queue.Empty:
+        pass
+    with _MAKING:
+        try:
+            return pool.get_nowait()  # the warm-up made one while this thread waited
+        except queue.Empty:
+            return nmap.PortScanner(nmap_search_path=(path,))
+
+
+def _have_scanner() -> bool:
+    """Whether a scanner of the nmap on the PATH is free (or there is no nmap to make one of)."""
+    path = shutil.which("nmap")
+    return path is None or not _SCANNERS.get(path, queue.SimpleQueue()).empty()
+
+
+def _return_scanner(path: str, scanner: nmap.PortScanner) -> None:
+    _SCANNERS.setdefault(path, queue.SimpleQueue()).put(scanner)
 
 
 @dataclass
@@ -45,6 +101,9 @@ class _Batch:
     ipv6: bool
     started: float
     waiters: dict[str, list[asyncio.Future[PortsAnswer]]] = field(default_factory=dict)
+    keys: int = 0  # keys joined so far
+    turns: int = 0  # turns of the event loop in which keys joined, as counted by the settling callbacks
+    settle: asyncio.Handle | None = None
     timer: asyncio.TimerHandle | None = None
 
 
@@ -77,38 +136,67 @@ class PortsProbe:
         self._open: dict[tuple[tuple[int, ...], bool], _Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._warming = False
-        self._scanners: queue.SimpleQueue[nmap.PortScanner] = queue.SimpleQueue()  # one per thread at a time
 
     async def fetch(self, key: FactKey, facts: FactSource | None = None) -> PortsAnswer:
         """The fact for a ports(address, ports) key, from the nmap run of the batch it joins."""
-        address = str(ipaddress.ip_address(key.args[0]))
+        address = _canonical(key.args[0])
         ports = parse_port_ranges(key.args[1])
         loop = asyncio.get_running_loop()
         ipv6 = ":" in address
         batch = self._open.get((ports, ipv6))
         if batch is None:
             batch = self._open[(ports, ipv6)] = _Batch(ports, ipv6, loop.time())
-            if not self._warming and self._scanners.empty():
-                # python-nmap runs `nmap -V` to start a scanner: done while the batch collects its keys
+            batch.timer = loop.call_later(self.max_wait_s, self._start, batch)
+            if isinstance(facts, Facts) and len(facts) == 0:  # the scan's first round: one burst
+                batch.settle = loop.call_soon(self._settle, batch, 0)
+            if not self._warming and not _have_scanner():
+                # python-nmap runs `nmap -V` to make a scanner: done while the batch collects its keys
                 self._warming = True
                 self._keep(loop.create_task(asyncio.to_thread(self._warm_up)))
         waiter: asyncio.Future[PortsAnswer] = loop.create_future()
         batch.waiters.setdefault(address, []).append(waiter)
-        if batch.timer is not None:
-            batch.timer.cancel()
+        batch.keys += 1
         if len(batch.waiters) >= self.max_hosts_per_run:
             self._start(batch)
-        else:  # wait a little for the rest of the round; each new key restarts the wait, up to a bound
+        elif batch.settle is None:  # a straggler: wait a little for the rest, up to the batch's bound
+            if batch.timer is not None:
+                batch.timer.cancel()
             delay = min(self.collect_s, max(0.0, batch.started + self.max_wait_s - loop.time()))
             batch.timer = loop.call_later(delay, self._start, batch)
         return await waiter
 
-    def _start(self, batch: _Batch) -> None:
-        if self._open.get((batch.ports, batch.ipv6)) is batch:
-            del self._open[(batch.ports, batch.ipv6)]
+    def _settle(self, batch: _Batch, keys_before: int) -> None:
+        """Called once a turn of the event loop while keys of the first round keep joining a batch.
+
+        A turn in which keys joined schedules the next call; the first turn without one ends the chain.
+        If every key came in one turn, the round was one burst and is complete: the batch runs now.
+        Otherwise the keys trickle in after all, and the time window takes over from here. The chain never
+        outlives the keys: it keeps the loop busy only while they keep coming.
+        """
+        if self._open.get((batch.ports, batch.ipv6)) is not batch:
+            return  # started already (full, or its bound ran out)
+        if batch.keys != keys_before:
+            batch.turns += 1
+            batch.settle = asyncio.get_running_loop().call_soon(self._settle, batch, batch.keys)
+            return
+        batch.settle = None
+        if batch.turns == 1:
+            self._start(batch)
+            return
+        loop = asyncio.get_running_loop()  # the time window, from now: the chain saw the last key
         if batch.timer is not None:
             batch.timer.cancel()
-            batch.timer = None
+        delay = min(self.collect_s, max(0.0, batch.started + self.max_wait_s - loop.time()))
+        batch.timer = loop.call_later(delay, self._start, batch)
+
+    def _start(self, batch: _Batch) -> None:
+        if self._open.get((batch.ports, batch.ipv6)) is not batch:
+            return
+        del self._open[(batch.ports, batch.ipv6)]
+        for handle in (batch.timer, batch.settle):
+            if handle is not None:
+                handle.cancel()
+        batch.timer = batch.settle = None
         self._keep(asyncio.get_running_loop().create_task(self._run(batch)))
 
     def _keep(self, task: asyncio.Task[None]) -> None:
@@ -116,11 +204,11 @@ class PortsProbe:
         task.add_done_callback(self._tasks.discard)
 
     def _warm_up(self) -> None:
-        """Start one scanner ahead of the first run; a missing nmap is left for the run to report."""
+        """Have a scanner ready ahead of the first run; a missing nmap is left for the run to report."""
         try:
             path = shutil.which("nmap")
             if path is not None:
-                self._scanners.put(nmap.PortScanner(nmap_search_path=(path,)))
+                _return_scanner(path, _borrow_scanner(path))
         except nmap.PortScannerError as exc:  # the run finds out again, and says so in every fact
             log.debug("nmap does not start yet: %s", exc)
         finally:
@@ -181,7 +269,7 @@ class PortsProbe:
 
         Returns an answer for every address; nmap missing, failing or overrunning is an answer too.
         """
-        wanted = [str(ipaddress.ip_address(a)) for a in addresses]
+        wanted = [_canonical(a) for a in addresses]
 
         def every(outcome: PortsOutcome, reason: str) -> dict[str, PortsAnswer]:
             return {a: PortsAnswer(a, ports, outcome, reason=reason) for a in wanted}
@@ -192,16 +280,13 @@ class PortsProbe:
                 PortsOutcome.NMAP_MISSING, "nmap is not installed here; install nmap (apt-get install nmap)"
             )
         try:
-            scanner = self._scanners.get_nowait()
-        except queue.Empty:
-            try:
-                scanner = nmap.PortScanner(nmap_search_path=(path,))
-            except nmap.PortScannerError as exc:
-                log.warning("nmap at %s does not start: %s", path, exc)
-                return every(
-                    PortsOutcome.NMAP_MISSING,
-                    f"{path} does not answer like nmap ({_plain(str(exc))}); install nmap (apt-get install nmap)",
-                )
+            scanner = _borrow_scanner(path)
+        except nmap.PortScannerError as exc:
+            log.warning("nmap at %s does not start: %s", path, exc)
+            return every(
+                PortsOutcome.NMAP_MISSING,
+                f"{path} does not answer like nmap ({_plain(str(exc))}); install nmap (apt-get install nmap)",
+            )
         run_timeout = self.host_timeout(len(ports)) + RUN_SLACK_S
         try:
             result = scanner.scan(
@@ -217,7 +302,7 @@ class PortsProbe:
             log.warning("nmap failed on %s: %s", " ".join(wanted), exc)
             return every(PortsOutcome.ERROR, f"nmap failed: {_plain(str(exc))}")
         finally:
-            self._scanners.put(scanner)
+            _return_scanner(path, scanner)
         return read_scan(result, xml, wanted, ports, host_timeout_s=self.host_timeout(len(ports)))
 
 
@@ -235,7 +320,7 @@ def read_scan(
     `extraports` element (with the ports named in `extrareasons`), and marks a host it gave up on with
     `timedout`: python-nmap drops both, so they are read from the XML it kept.
     """
-    scanned = {str(ipaddress.ip_address(a)): h for a, h in dict(result.get("scan") or {}).items()}
+    scanned = {_canonical(a): h for a, h in dict(result.get("scan") or {}).items()}
     extra = _read_xml(xml)
     nmap_errors = " ".join(
         str(e).strip() for e in (result.get("nmap", {}).get("scaninfo", {}).get("error") or ())
@@ -257,17 +342,15 @@ def read_scan(
                 address, ports, PortsOutcome.ERROR, reason=f"nmap said nothing about {address}{why}"
             )
             continue
-        listed = {
-            int(p): str(info.get("state", "")) for p, info in dict((host or {}).get("tcp") or {}).items()
-        }
-        states: list[tuple[int, PortState]] = []
-        missing = []
-        for port in ports:
-            raw = listed.get(port) or extra.folded.get(address, {}).get(port) or extra.rest.get(address)
-            if raw is None:
-                missing.append(port)
-            else:
-                states.append((port, _state(raw)))
+        # A port's word: nmap's own line for it, else the folded ports' state, else the state of the rest.
+        rest = extra.rest.get(address)
+        words = dict.fromkeys(ports, rest) if rest is not None else {}
+        words.update(extra.folded.get(address, {}))
+        for p, info in dict((host or {}).get("tcp") or {}).items():
+            if word := str(info.get("state", "")):
+                words[int(p)] = word
+        states = [(p, _STATES.get(w, PortState.FILTERED)) for p in ports if (w := words.get(p)) is not None]
+        missing = [p for p in ports if words.get(p) is None] if len(states) < len(ports) else []
         if missing:
             out[address] = PortsAnswer(
                 address,
@@ -302,28 +385,27 @@ def _read_xml(xml: bytes | str) -> _Xml:
         )
         if addr is None:
             continue
-        address = str(ipaddress.ip_address(addr))
+        address = _canonical(addr)
         if host.get("timedout") == "true":
             out.timed_out.add(address)
         states = out.folded.setdefault(address, {})
         extras = host.findall("ports/extraports")
         for extra in extras:
-            for reasons in extra.findall("extrareasons"):
-                states.update(
-                    dict.fromkeys(parse_port_ranges(reasons.get("ports") or ""), extra.get("state", ""))
-                )
+            if state := extra.get("state", ""):  # no word at all: as if the port were not folded
+                for reasons in extra.findall("extrareasons"):
+                    states.update(dict.fromkeys(parse_port_ranges(reasons.get("ports") or ""), state))
         if len(extras) == 1 and not any(r.get("ports") for r in extras[0].findall("extrareasons")):
             out.rest[address] = extras[0].get("state", "")  # nmap before 7.80 does not name folded ports
     return out
 
 
-def _state(raw: str) -> PortState:
-    """nmap's word for a port: a connect scan says open, closed or filtered; anything else is no connection."""
-    if raw == "open":
-        return PortState.OPEN
-    if raw == "closed":
-        return PortState.CLOSED
-    return PortState.FILTERED
+# nmap's word for a port: a connect scan says open, closed or filtered; anything else is no connection.
+_STATES = {"open": PortState.OPEN, "closed": PortState.CLOSED}
+
+
+@lru_cache(maxsize=65536)  # every address is written out several times on its way through a scan
+def _canonical(address: str) -> str:
+    return str(ipaddress.ip_address(address))
 
 
 def _plain(text: str) -> str:

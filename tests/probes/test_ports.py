@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 
 from secbase.config import Config
 from secbase.facts import (
+    FactKey,
+    Facts,
     PortsAnswer,
     PortsOutcome,
     PortState,
+    dns_key,
     parse_port_ranges,
     port_ranges,
     ports_key,
@@ -261,6 +264,144 @@ def test_nmap_arguments_are_polite_and_never_resolve_names() -> None:
     assert "-6" not in args and "-6" in p.arguments(1, 34, ipv6=True).split()
 
 
+def test_the_rate_is_per_host_and_a_round_of_200_hosts_is_one_run() -> None:
+    p = probe()
+    assert p.rate_per_host == 1000  # 34 ports of one host in no less than 34 ms
+    args = p.arguments(200, 34).split()
+    assert args[args.index("--max-rate") + 1] == "200000"
+    assert args[args.index("--min-hostgroup") + 1] == "200"
+    assert p.max_hosts_per_run >= 200
+
+
+# --- batching, without nmap ---------------------------------------------------------------------------
+
+
+def fake_probe(**kw: object) -> tuple[PortsProbe, list[float]]:
+    """A probe whose nmap runs are faked (every port closed), and the loop time each run started at."""
+    p = probe(**kw)
+    started: list[float] = []
+    loop_time: list[asyncio.AbstractEventLoop] = []
+
+    def scan(
+        addresses: Iterable[str], ports: tuple[int, ...], *, ipv6: bool = False
+    ) -> dict[str, PortsAnswer]:
+        started.append(loop_time[0].time())
+        states = tuple((port, PortState.CLOSED) for port in ports)
+        return {a: PortsAnswer(a, ports, PortsOutcome.OK, states=states) for a in addresses}
+
+    p.scan = scan  # type: ignore[method-assign]
+    p.loop_time = loop_time  # type: ignore[attr-defined]
+    return p, started
+
+
+class Store(Facts):
+    """The scan's facts as a probe is given them (a FactSource); the ports probe only counts them."""
+
+    async def fact(self, key: FactKey) -> object:
+        raise AssertionError(f"the ports probe needs no other fact, but asked for {key}")
+
+
+FIRST_ROUND = Store()  # the scan's facts before any is known: its first round of questions
+LATER = Store({dns_key("alder.test", "A"): object()})  # ...and after one is
+
+
+def run_fetches(
+    p: PortsProbe, schedule: list[tuple[float, str]], facts: Store | None = FIRST_ROUND
+) -> tuple[list[PortsAnswer], float]:
+    """Fetch each address after its delay (seconds from the start); the answers, and the loop's start."""
+
+    async def one(delay: float, address: str) -> PortsAnswer:
+        if delay:
+            await asyncio.sleep(delay)
+        return await p.fetch(ports_key(address, PORTS), facts)
+
+    async def main() -> tuple[list[PortsAnswer], float]:
+        loop = asyncio.get_running_loop()
+        p.loop_time.append(loop)  # type: ignore[attr-defined]
+        t0 = loop.time()
+        return list(await asyncio.gather(*(one(d, a) for d, a in schedule))), t0
+
+    return asyncio.run(main())
+
+
+def test_the_first_round_runs_at_once_without_waiting_for_the_window() -> None:
+    p, started = fake_probe(collect_s=5.0, max_wait_s=10.0)  # a window the test would notice
+    answers, t0 = run_fetches(p, [(0, NET + str(i)) for i in range(1, 5)])
+    assert [len(run) for run in p.runs] == [4]
+    assert started[0] - t0 < 1.0
+    assert [a.address for a in answers] == [NET + str(i) for i in range(1, 5)]
+    assert all(a.outcome is PortsOutcome.OK for a in answers)
+    p, started = fake_probe(collect_s=5.0, max_wait_s=10.0)
+    _, t0 = run_fetches(p, [(0, NET + "1")])  # one host declared, by address
+    assert len(p.runs) == 1 and started[0] - t0 < 1.0
+
+
+def test_keys_that_trickle_in_wait_for_the_window_and_share_one_run() -> None:
+    p, started = fake_probe(collect_s=0.3, max_wait_s=5.0)
+    schedule = [(0, NET + "1"), (0.05, NET + "2"), (0.1, NET + "3")]  # hosts by name: one by one
+    answers, t0 = run_fetches(p, schedule, LATER)
+    assert [sorted(run) for run in p.runs] == [[NET + "1", NET + "2", NET + "3"]]
+    assert started[0] - t0 >= 0.1 + 0.3 - 0.01  # the window, from the last key
+    assert len(answers) == 3
+
+
+def test_keys_asked_after_a_fact_wait_for_the_window_up_to_the_bound() -> None:
+    p, started = fake_probe(collect_s=0.2, max_wait_s=5.0)
+    _, t0 = run_fetches(p, [(0, NET + "1"), (0, NET + "2")], LATER)  # together, but not the first round
+    assert len(p.runs) == 1 and started[0] - t0 >= 0.2 - 0.01
+    _, t0 = run_fetches(p, [(0, NET + "1")], None)  # no facts to tell by: the window too
+    assert len(p.runs) == 2 and started[1] - t0 >= 0.2 - 0.01
+    p, started = fake_probe(collect_s=0.2, max_wait_s=0.3)  # a steady trickle: cut at the bound
+    run_fetches(p, [(i * 0.1, f"{NET}{i + 1}") for i in range(6)], LATER)
+    assert len(p.runs[0]) < 6 and sum(len(run) for run in p.runs) == 6
+
+
+def test_a_full_batch_runs_at_once() -> None:
+    p, started = fake_probe(collect_s=0.5, max_wait_s=10.0, max_hosts_per_run=2)
+    schedule = [(0, NET + "1"), (0, NET + "1"), (0.05, NET + "2"), (0.05, NET + "3"), (0.1, NET + "4")]
+    answers, t0 = run_fetches(p, schedule, LATER)  # .1 twice: one host
+    assert [sorted(run) for run in p.runs] == [[NET + "1", NET + "2"], [NET + "3", NET + "4"]]
+    assert started[0] - t0 < 0.25 and started[1] - t0 < 0.25  # full: neither waits for the window
+    assert answers[0] == answers[1]
+
+
+def test_a_first_round_larger_than_the_bound_runs_at_once_in_several_runs() -> None:
+    p, started = fake_probe(collect_s=5.0, max_wait_s=10.0, max_hosts_per_run=2)
+    answers, t0 = run_fetches(p, [(0, NET + str(i)) for i in range(1, 6)])
+    assert [len(run) for run in p.runs] == [2, 2, 1] and len(answers) == 5
+    assert max(started) - t0 < 1.0
+
+
+def test_nmap_is_asked_its_version_once_per_process(monkeypatch: pytest.MonkeyPatch, listeners: None) -> None:
+    import nmap
+
+    import secbase.probes.ports as ports_module
+
+    made: list[object] = []
+    real = nmap.PortScanner
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: object, **kw: object) -> None:
+            made.append(self)
+            super().__init__(*args, **kw)
+
+    monkeypatch.setattr(nmap, "PortScanner", Counting)
+    monkeypatch.setattr(ports_module, "_SCANNERS", {})
+    for _ in range(3):  # three scans, as three run_scan calls would make them
+        (answer,) = fetch_all(probe(), [NET + "1"])
+        assert answer.open_ports == (3389, 8080)
+    assert len(made) == 1
+
+
+def test_an_answer_reads_a_port_by_lookup_and_still_compares_by_its_fields() -> None:
+    states = tuple((p, PortState.OPEN if p == 22 else PortState.CLOSED) for p in range(1, 1001))
+    one = PortsAnswer(NET + "1", tuple(range(1, 1001)), PortsOutcome.OK, states=states)
+    two = PortsAnswer(NET + "1", tuple(range(1, 1001)), PortsOutcome.OK, states=states)
+    assert one.state(22) is PortState.OPEN and one.state(23) is PortState.CLOSED and one.state(0) is None
+    assert one.open_ports == (22,)
+    assert one == two and hash(one) == hash(two) and repr(one) == repr(two)
+
+
 # --- keys ---------------------------------------------------------------------------------------------
 
 
@@ -285,3 +426,5 @@ def test_port_ranges_round_trip(ports: set[int]) -> None:
     text = port_ranges(ports)
     assert parse_port_ranges(text) == tuple(sorted(ports))
     assert text.count(",") < len(ports)
+    assert port_ranges(sorted(ports, reverse=True)) == text  # cached per list, whatever its order
+    assert ports_key("127.50.0.1", list(ports)).args[1] == text
