@@ -117,10 +117,9 @@ def trust_words(message: str) -> str:
 def covers(dns_names: Iterable[str], ips: Iterable[str], host: str) -> bool:
     """Whether a certificate's names cover `host` (RFC 6125 6.4: a wildcard stands for one whole left label)."""
     host = host.lower().rstrip(".")
-    try:
-        return str(ip_address(host)) in set(ips)
-    except ValueError:
-        pass
+    literal = _ip_literal(host)
+    if literal is not None:  # an address is covered by an IP entry only, never by a DNS name
+        return literal in set(ips)
     for name in dns_names:
         if name == host:
             return True
@@ -129,6 +128,14 @@ def covers(dns_names: Iterable[str], ips: Iterable[str], host: str) -> bool:
             if label and rest == name[2:] and rest.count(".") >= 1:
                 return True
     return False
+
+
+def _ip_literal(host: str) -> str | None:
+    """`host` written canonically if it is an IP address, else None (it is a name)."""
+    try:
+        return str(ip_address(host))
+    except ValueError:
+        return None
 
 
 def san(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -9,6 +9,7 @@ every organisation) are scanned in as few nmap runs as the bound on hosts per ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import math
@@ -72,10 +73,8 @@ _MAKING = threading.Lock()  # one `nmap -V` at a time: a scan waits for the warm
 def _borrow_scanner(path: str) -> nmap.PortScanner:
     """A scanner for the nmap at `path`, made if none is free; nmap.PortScannerError if it does not start."""
     pool = _SCANNERS.setdefault(path, queue.SimpleQueue())
-    try:
+    with contextlib.suppress(queue.Empty):  # none free: make one below
         return pool.get_nowait()
-    except queue.Empty:
-        pass
     with _MAKING:
         try:
             return pool.get_nowait()  # the warm-up made one while this thread waited
