@@ -25,20 +25,33 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import json
 import os
 import platform
 import resource
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench._common, in this venv or checkdmarc's
+
+from bench._common import (
+    LabProcess,
+    answer_commands,
+    date,
+    fmt_counts,
+    loopback_only,
+    machine,
+    no_pin,
+    pin,
+    python_prints,
+    revision,
+    run_child,
+)
 
 TARGET_RATIO = 10.0
 TARGET_WALL_S = 12.0  # for 500 towns on a 2-core machine
@@ -53,42 +66,6 @@ INSTALL_HINT = (
 
 
 # -- shared by every process ----------------------------------------------------------------------------
-
-
-def _loopback_only() -> None:
-    """Make this process refuse to connect or send anywhere outside 127.0.0.0/8 and ::1."""
-
-    def check(address: Any) -> None:
-        if isinstance(address, tuple) and address:
-            host = address[0].decode() if isinstance(address[0], bytes) else str(address[0])
-            try:
-                ok = ipaddress.ip_address(host.split("%")[0]).is_loopback
-            except ValueError:
-                ok = host == "localhost"
-            if not ok:
-                raise PermissionError(f"the benchmark only talks to loopback, not {address!r}")
-
-    cls = socket.socket
-    for name, where in (("connect", 0), ("connect_ex", 0), ("sendto", -1)):
-        original = getattr(cls, name)
-
-        def guarded(
-            self: socket.socket, *args: Any, _o: Callable[..., Any] = original, _w: int = where
-        ) -> Any:
-            if self.family in (socket.AF_INET, socket.AF_INET6):
-                check(args[_w])
-            return _o(self, *args)
-
-        setattr(cls, name, guarded)
-
-
-def _pin(cpu: int) -> None:
-    """Pin this process to one CPU when there are two or more: the server on one, the tool on the other."""
-    if os.environ.get("SECBASE_BENCH_NO_PIN"):
-        return
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) >= 2:
-        os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
 
 
 def _peak_mb() -> float:
@@ -147,7 +124,7 @@ def serve(spec_path: Path) -> int:
     """Serve the zone text until told to quit; a line protocol on stdin/stdout: reset, cpu, dump, quit."""
     from secbase.lab.dns import LabDnsServer
 
-    _pin(1)
+    pin(1)
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     delay_s = spec.get("latency_ms", 0) / 1000
     server_class = _delayed_server(delay_s) if delay_s > 0 else LabDnsServer
@@ -156,73 +133,34 @@ def serve(spec_path: Path) -> int:
         spec["zone_text"], addresses=spec["addresses"], drop=spec["drop"], servfail=spec["servfail"]
     )
     server.start()
-    print(f"ready {time.perf_counter() - t0:.3f}", flush=True)
+
+    def reset() -> str:
+        server.reset_queries()
+        server._cache.clear()  # each tool starts with a cold server, as the first did
+        return "ok"
+
     try:
-        for line in sys.stdin:
-            cmd = line.strip()
-            if cmd == "reset":
-                server.reset_queries()
-                server._cache.clear()  # each tool starts with a cold server, as the first did
-                print("ok", flush=True)
-            elif cmd == "cpu":
-                print(f"{time.process_time():.3f}", flush=True)
-            elif cmd == "dump":
-                print(json.dumps([[n, t, c] for (n, t), c in server.queries.items()]), flush=True)
-            elif cmd == "quit":
-                break
+        answer_commands(
+            {"parse_s": time.perf_counter() - t0},
+            {"reset": reset, "dump": lambda: json.dumps([[n, t, c] for (n, t), c in server.queries.items()])},
+        )
     finally:
         server.stop()
     return 0
 
 
-class LabProcess:
+class DnsLab(LabProcess):
     """The lab server in a child process."""
 
     def __init__(self, spec_path: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(spec_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        first = self._read()
-        if not first.startswith("ready "):
-            raise RuntimeError(f"the lab server did not start: {first!r}")
-        self.parse_s = float(first.split()[1])
-
-    def _read(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the lab server process ended")
-        return line.strip()
-
-    def _send(self, cmd: str) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        return self._read()
+        super().__init__(__file__, spec_path)
+        self.parse_s = float(self.ready["parse_s"])
 
     def reset(self) -> None:
-        self._send("reset")
-
-    def cpu_s(self) -> float:
-        """CPU seconds the server process has used so far."""
-        return float(self._send("cpu"))
+        self.send("reset")
 
     def queries(self) -> Counter[tuple[str, str]]:
-        return Counter({(n, t): c for n, t, c in json.loads(self._send("dump"))})
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        return Counter({(n, t): c for n, t, c in json.loads(self.send("dump"))})
 
 
 # -- the secbase scan process ---------------------------------------------------------------------------
@@ -230,8 +168,8 @@ class LabProcess:
 
 def scan_worker(spec_path: Path, out_path: Path) -> int:
     """Run secbase's scan over the config in the spec; write wall time, stats and peak RSS to out_path."""
-    _loopback_only()
-    _pin(0)
+    loopback_only()
+    pin(0)
     from secbase.config import Config
     from secbase.plugins import load_checks
     from secbase.scan import run_scan
@@ -294,8 +232,8 @@ def scan_worker(spec_path: Path, out_path: Path) -> int:
 
 def checkdmarc_worker(spec_path: Path, out_path: Path) -> int:
     """Run checkdmarc's check_domains over the domains in the spec, as its users do."""
-    _loopback_only()
-    _pin(0)
+    loopback_only()
+    pin(0)
     import logging
 
     import checkdmarc  # type: ignore[import-not-found]  # lives in its own venv
@@ -331,12 +269,6 @@ def checkdmarc_worker(spec_path: Path, out_path: Path) -> int:
 # -- the driver ---------------------------------------------------------------------------------------
 
 
-def _run_child(cmd: list[str], what: str) -> None:
-    done = subprocess.run(cmd, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{what} failed (exit {done.returncode})")
-
-
 def _repeats(queries: Counter[tuple[str, str]]) -> tuple[int, Counter[str]]:
     """How many questions were asked again, and of which record types."""
     by_type: Counter[str] = Counter()
@@ -344,27 +276,6 @@ def _repeats(queries: Counter[tuple[str, str]]) -> tuple[int, Counter[str]]:
         if count > 1:
             by_type[rdtype] += count - 1
     return sum(by_type.values()), by_type
-
-
-def _revision() -> str:
-    """The commit of the secbase being measured, and whether its code has uncommitted changes."""
-    repo = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "secbase", "checks"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return head + (f" + {len(dirty)} changed or new files in secbase/ and checks/" if dirty else "")
 
 
 def _spread(lab: Any, k: int) -> list[str]:
@@ -379,33 +290,14 @@ def _spread(lab: Any, k: int) -> list[str]:
     return chosen
 
 
-def _checkdmarc_version(python: str) -> str | None:
-    done = subprocess.run(
-        [python, "-c", "import checkdmarc; print(checkdmarc.__version__)"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-@contextlib.contextmanager
-def _lab(spec_path: Path) -> Iterator[LabProcess]:
-    lab = LabProcess(spec_path)
-    try:
-        yield lab
-    finally:
-        lab.close()
-
-
 def _fmt_types(by_type: Counter[str]) -> str:
     return ", ".join(f"{t} {n}" for t, n in by_type.most_common()) or "none"
 
 
 def main(args: argparse.Namespace) -> int:
     if args.no_pin:
-        os.environ["SECBASE_BENCH_NO_PIN"] = "1"  # inherited by the child processes
-    version = _checkdmarc_version(args.checkdmarc_python)
+        no_pin()
+    version = python_prints(args.checkdmarc_python, "import checkdmarc; print(checkdmarc.__version__)")
     if version is None:
         print(INSTALL_HINT, file=sys.stderr)
         return 2
@@ -415,15 +307,15 @@ def main(args: argparse.Namespace) -> int:
 
     n = args.towns
     out: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": date(),
         "towns": n,
         "timeout_s": args.timeout,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or platform.system()}",
+        "machine": machine(),
     }
     out["latency_ms"] = args.latency_ms
-    out["secbase_revision"] = _revision()
+    out["secbase_revision"] = revision()
     latency = f", every lab reply delayed {args.latency_ms:g} ms" if args.latency_ms else ""
     print(
         f"email/DNS benchmark: {n} towns, timeout {args.timeout:g} s{latency}, {out['machine']}, "
@@ -455,7 +347,7 @@ def main(args: argparse.Namespace) -> int:
             ),
             encoding="utf-8",
         )
-        with _lab(server_spec) as server:
+        with DnsLab(server_spec) as server:
             out["server_parse_s"] = server.parse_s
             print(f"lab server: pid {server.proc.pid}, zones parsed in {server.parse_s:.2f} s")
 
@@ -471,7 +363,7 @@ def main(args: argparse.Namespace) -> int:
                 f"secbase: scanning (concurrency {args.concurrency}, per_server {args.per_server})...",
                 flush=True,
             )
-            _run_child(
+            run_child(
                 [sys.executable, __file__, "--scan-worker", str(scan_spec), str(scan_out)], "secbase scan"
             )
             sec = json.loads(scan_out.read_text(encoding="utf-8"))
@@ -492,7 +384,7 @@ def main(args: argparse.Namespace) -> int:
             server.reset()
             server_cpu0 = server.cpu_s()
             print(f"checkdmarc {version}: checking {subset} of {n} towns, sequentially...", flush=True)
-            _run_child(
+            run_child(
                 [args.checkdmarc_python, __file__, "--checkdmarc-worker", str(cd_spec), str(cd_out)],
                 "checkdmarc",
             )
@@ -523,8 +415,7 @@ def main(args: argparse.Namespace) -> int:
     )
     print(
         f"secbase: {sec['results']} results from {sec['checks']} checks on {sec['domains_with_results']} of {n} "
-        f"domains: {', '.join(f'{k} {v}' for k, v in sorted(sec['statuses'].items()))} "
-        f"(errors: {', '.join(f'{k} {v}' for k, v in sorted(sec['errors'].items())) or 'none'})"
+        f"domains: {fmt_counts(sec['statuses'])} (errors: {fmt_counts(sec['errors'])})"
     )
     print(
         f"lab-side repeats during secbase: {sec['lab_repeated']} ({_fmt_types(sec_types)}): the lab counts "

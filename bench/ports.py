@@ -20,13 +20,9 @@ outside 127.0.0.0/8; nmap is only ever given 127.x addresses.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ipaddress
 import json
-import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,9 +30,26 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for bench._common
+
+from bench._common import (
+    LabProcess,
+    answer_commands,
+    capture_probes,
+    date,
+    fmt_counts,
+    load,
+    loopback_only,
+    machine,
+    no_pin,
+    pin,
+    revision,
+    run_child,
+)
 
 TARGET_OVERHEAD = 0.20  # the probe's own time, as a share of nmap's
 N_DEFAULT = 50
@@ -69,45 +82,6 @@ def zone_text(hosts: list[dict[str, Any]], resolver: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-# -- shared by every process ----------------------------------------------------------------------------
-
-
-def _loopback_only() -> None:
-    """Make this process refuse to connect or send anywhere outside 127.0.0.0/8 and ::1."""
-
-    def check(address: Any) -> None:
-        if isinstance(address, tuple) and address:
-            host = str(address[0]).split("%")[0]
-            try:
-                ok = ipaddress.ip_address(host).is_loopback
-            except ValueError:
-                ok = host == "localhost"
-            if not ok:
-                raise PermissionError(f"the benchmark only talks to loopback, not {address!r}")
-
-    cls = socket.socket
-    for name, where in (("connect", 0), ("connect_ex", 0), ("sendto", -1)):
-        original = getattr(cls, name)
-
-        def guarded(
-            self: socket.socket, *args: Any, _o: Callable[..., Any] = original, _w: int = where
-        ) -> Any:
-            if self.family in (socket.AF_INET, socket.AF_INET6):
-                check(args[_w])
-            return _o(self, *args)
-
-        setattr(cls, name, guarded)
-
-
-def _pin(cpu: int) -> None:
-    """Pin this process (and the nmap it starts) to one CPU when there are two or more."""
-    if os.environ.get("SECBASE_BENCH_NO_PIN"):
-        return
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) >= 2:
-        os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
-
-
 # -- the lab process ------------------------------------------------------------------------------------
 
 
@@ -116,7 +90,7 @@ def serve(spec_path: Path) -> int:
     from secbase.lab.dns import LabDnsServer
     from secbase.lab.ports import LabPortListeners
 
-    _pin(1)
+    pin(1)
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     hosts = spec["hosts"]
     t0 = time.perf_counter()
@@ -130,70 +104,15 @@ def serve(spec_path: Path) -> int:
     try:
         if dns is not None:
             dns.start()
-        ready = {"start_s": time.perf_counter() - t0, "listeners": len(listeners.endpoints)}
-        print("ready " + json.dumps(ready), flush=True)
-        for line in sys.stdin:
-            cmd = line.strip()
-            if cmd == "cpu":
-                print(f"{time.process_time():.3f}", flush=True)
-            elif cmd == "accepted":
-                print(sum(listeners.accepted.values()), flush=True)
-            elif cmd == "quit":
-                break
+        answer_commands(
+            {"start_s": time.perf_counter() - t0, "listeners": len(listeners.endpoints)},
+            {"accepted": lambda: sum(listeners.accepted.values())},
+        )
     finally:
         if dns is not None:
             dns.stop()
         listeners.stop()
     return 0
-
-
-class LabProcess:
-    """The lab in a child process, pinned to the second CPU."""
-
-    def __init__(self, spec_path: Path) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(spec_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        first = self._read()
-        if not first.startswith("ready "):
-            raise RuntimeError(f"the lab did not start: {first!r}")
-        self.ready: dict[str, Any] = json.loads(first.removeprefix("ready "))
-
-    def _read(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the lab process ended (is another lab on this network?)")
-        return line.strip()
-
-    def send(self, cmd: str) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@contextlib.contextmanager
-def _lab(spec_path: Path) -> Iterator[LabProcess]:
-    lab = LabProcess(spec_path)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 # -- the measuring process ------------------------------------------------------------------------------
@@ -223,8 +142,8 @@ def run_nmap(argv: list[str]) -> dict[str, Any]:
 
 def scan_worker(spec_path: Path, out_path: Path) -> int:
     """Repeat, in turn: plain nmap, nmap with the probe's options, secbase's net.* scan."""
-    _loopback_only()
-    _pin(0)
+    loopback_only()
+    pin(0)
     import nmap
 
     import secbase.scan as scan_module
@@ -249,17 +168,7 @@ def scan_worker(spec_path: Path, out_path: Path) -> int:
         }
     )
     checks = load_checks().select(["net.*"])
-
-    captured: dict[str, Any] = {}
-    default_probes = scan_module.default_probes
-
-    def capturing(cfg: Config) -> dict[str, Any]:  # to read the ports probe's runs
-        probes = default_probes(cfg)
-        captured.clear()
-        captured.update(probes)
-        return probes
-
-    scan_module.default_probes = capturing  # type: ignore[assignment]
+    captured = capture_probes()  # to read the ports probe's runs
     inside: list[dict[str, Any]] = []  # python-nmap's scan() calls of the current secbase run
     original_scan = nmap.PortScanner.scan
 
@@ -293,7 +202,7 @@ def scan_worker(spec_path: Path, out_path: Path) -> int:
 
     nmap_path = shutil.which("nmap") or "nmap"
     plain = [nmap_path, "-sT", "-Pn", "-n", "-p", port_ranges(ports), "-oX", "-", *addresses]
-    probe = default_probes(config)["ports"]
+    probe = scan_module.default_probes(config)["ports"]
     assert isinstance(probe, PortsProbe)
     polite_options = probe.arguments(len(addresses), len(ports))
     polite = [nmap_path, *polite_options.split(), "-p", port_ranges(ports), "-oX", "-", *addresses]
@@ -351,34 +260,6 @@ def scan_worker(spec_path: Path, out_path: Path) -> int:
 # -- the driver -----------------------------------------------------------------------------------------
 
 
-def _revision() -> str:
-    """The commit of the secbase being measured, and whether its code has uncommitted changes."""
-    repo = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "secbase", "checks"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return head + (f" + {len(dirty)} changed or new files in secbase/ and checks/" if dirty else "")
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def _nmap_version(path: str) -> str:
     done = subprocess.run([path, "--version"], capture_output=True, text=True, check=False)
     first = done.stdout.splitlines()[0] if done.stdout else ""
@@ -391,9 +272,7 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 def main(args: argparse.Namespace) -> int:
     if args.no_pin:
-        os.environ["SECBASE_BENCH_NO_PIN"] = "1"  # inherited by the child processes
-    from datetime import UTC, datetime
-
+        no_pin()
     from secbase._services import risky_services
 
     nmap_path = shutil.which("nmap")
@@ -404,16 +283,16 @@ def main(args: argparse.Namespace) -> int:
     resolver = f"127.{args.net}.0.1"
     hosts = make_plan(args.hosts, args.net, args.open_per_host, ports)
     out: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "date": date(),
+        "machine": machine(),
         "python": platform.python_version(),
         "nmap": _nmap_version(nmap_path),
-        "secbase_revision": _revision(),
+        "secbase_revision": revision(),
         "hosts": len(hosts),
         "ports": len(ports),
         "names": args.names,
         "repeat": args.repeat,
-        "load_before": _load(),
+        "load_before": load(),
     }
     print(
         f"ports benchmark: {len(hosts)} hosts on 127.{args.net}.x x {len(ports)} ports (the default list), "
@@ -433,21 +312,20 @@ def main(args: argparse.Namespace) -> int:
         }
         spec_path, result_path = work / "spec.json", work / "out.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        with _lab(spec_path) as lab:
+        with LabProcess(__file__, spec_path) as lab:
             print(
                 f"lab: {lab.ready['listeners']} listeners up in {lab.ready['start_s']:.2f} s, pid {lab.proc.pid}"
                 + (f"; DNS at {resolver}" if args.names else "")
             )
-            cpu0 = float(lab.send("cpu"))
-            done = subprocess.run(
-                [sys.executable, __file__, "--scan-worker", str(spec_path), str(result_path)], check=False
+            cpu0 = lab.cpu_s()
+            run_child(
+                [sys.executable, __file__, "--scan-worker", str(spec_path), str(result_path)],
+                "the measuring process",
             )
-            if done.returncode != 0:
-                raise SystemExit(f"the measuring process failed (exit {done.returncode})")
-            out["lab_cpu_s"] = float(lab.send("cpu")) - cpu0
+            out["lab_cpu_s"] = lab.cpu_s() - cpu0
             out["lab_accepted"] = int(lab.send("accepted"))
         out.update(json.loads(result_path.read_text(encoding="utf-8")))
-    out["load_after"] = _load()
+    out["load_after"] = load()
     report(out)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2), encoding="utf-8")
@@ -505,7 +383,7 @@ def report(out: dict[str, Any]) -> None:
     statuses = Counter[str]()
     for r in runs["secbase"][:1]:
         statuses.update(r["statuses"])
-    print(f"  secbase results (one scan): {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}")
+    print(f"  secbase results (one scan): {fmt_counts(statuses)}")
     errors = [
         e for r in runs["secbase"][:1] for e in r["errors"] if not e[0].startswith("Could not check: UDP")
     ]

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import json
-import os
 import platform
 import selectors
 import socket
@@ -42,10 +40,27 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for bench._common
+
+from bench._common import (
+    LabProcess,
+    answer_commands,
+    capture_probes,
+    date,
+    fmt_counts,
+    load,
+    loopback_only,
+    machine,
+    no_pin,
+    pin,
+    python_prints,
+    revision,
+    run_child,
+)
 
 TARGET_RATIO = 20.0
 TARGET_HANDSHAKES = 20  # per endpoint, at most, by default
@@ -241,52 +256,6 @@ def configs(plan: Plan, ca_file: str, timeout: float, concurrency: int) -> dict[
 CONNECTIONS: Counter[tuple[str, int]] = Counter()  # TCP connections this process made, by (address, port)
 
 
-def _loopback_only() -> None:
-    """Make this process refuse to connect or send anywhere outside 127.0.0.0/8 and ::1, and count its
-    TCP connections in CONNECTIONS."""
-    lock = threading.Lock()
-
-    def check(address: Any) -> None:
-        if isinstance(address, tuple) and address:
-            host = address[0].decode() if isinstance(address[0], bytes) else str(address[0])
-            try:
-                ok = ipaddress.ip_address(host.split("%")[0]).is_loopback
-            except ValueError:
-                ok = host == "localhost"
-            if not ok:
-                raise PermissionError(f"the benchmark only talks to loopback, not {address!r}")
-
-    cls = socket.socket
-    for name, where in (("connect", 0), ("connect_ex", 0), ("sendto", -1)):
-        original = getattr(cls, name)
-
-        def guarded(
-            self: socket.socket,
-            *args: Any,
-            _o: Callable[..., Any] = original,
-            _w: int = where,
-            _count: bool = name != "sendto",
-        ) -> Any:
-            if self.family in (socket.AF_INET, socket.AF_INET6):
-                address = args[_w]
-                check(address)
-                if _count and self.type == socket.SOCK_STREAM and isinstance(address, tuple):
-                    with lock:
-                        CONNECTIONS[(str(address[0]), int(address[1]))] += 1
-            return _o(self, *args)
-
-        setattr(cls, name, guarded)
-
-
-def _pin(cpu: int) -> None:
-    """Pin this process to one CPU when there are two or more: the lab on one, the tool on the other."""
-    if os.environ.get("SECBASE_BENCH_NO_PIN"):
-        return
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) >= 2:
-        os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
-
-
 def _plan_from(spec: dict[str, Any]) -> Plan:
     return make_plan(spec["web"], spec["mx"], spec["silent"], spec["net"])
 
@@ -354,7 +323,7 @@ def serve(spec_path: Path) -> int:
     from secbase.lab.pki import LabPki
     from secbase.lab.web import LabSite, LabWebServer
 
-    _pin(1)
+    pin(1)
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # ssl.TLSVersion.TLSv1 is planted
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     plan = _plan_from(spec)
@@ -405,7 +374,7 @@ def serve(spec_path: Path) -> int:
             server.start()
             started.append(server)
         ready = {"ca_file": str(pki.ca_pem_path), "pki_s": pki_s, "start_s": time.perf_counter() - t0}
-        _answer_commands(ready, {"silent": silent.release})
+        answer_commands(ready, {"silent": silent.release})
     finally:
         silent.stop()
         for server in reversed(started):
@@ -418,13 +387,13 @@ def serve_dns(spec_path: Path) -> int:
     web and mail servers' handshake threads: whatever DNS trouble the scan has is then the scan's own."""
     from secbase.lab.dns import LabDnsServer
 
-    _pin(1)
+    pin(1)
     plan = _plan_from(json.loads(spec_path.read_text(encoding="utf-8")))
     t0 = time.perf_counter()
     server = LabDnsServer(zone_text(plan), addresses=[plan.resolver])
     server.start()
     try:
-        _answer_commands(
+        answer_commands(
             {"start_s": time.perf_counter() - t0},
             {"queries": lambda: sum(server.queries.values())},
         )
@@ -433,77 +402,19 @@ def serve_dns(spec_path: Path) -> int:
     return 0
 
 
-def _answer_commands(ready: dict[str, Any], commands: dict[str, Callable[[], object]]) -> None:
-    """Print `ready {json}`, then answer lines on stdin until `quit`: cpu, and the given commands."""
-    print("ready " + json.dumps(ready), flush=True)
-    for line in sys.stdin:
-        cmd = line.strip()
-        if cmd == "cpu":
-            print(f"{time.process_time():.3f}", flush=True)
-        elif cmd in commands:
-            print(commands[cmd](), flush=True)
-        elif cmd == "quit":
-            break
-
-
-class LabProcess:
+class TlsLab(LabProcess):
     """Part of the lab in a child process: `--serve` (web, mail, silent) or `--serve-dns`."""
 
     def __init__(self, spec_path: Path, role: str = "--serve") -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, role, str(spec_path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        first = self._read()
-        if not first.startswith("ready "):
-            raise RuntimeError(f"the lab did not start: {first!r}")
-        self.ready: dict[str, Any] = json.loads(first.removeprefix("ready "))
-
-    def _read(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the lab process ended")
-        return line.strip()
-
-    def _send(self, cmd: str) -> str:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(cmd + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def cpu_s(self) -> float:
-        return float(self._send("cpu"))
+        super().__init__(__file__, spec_path, role)
 
     def queries(self) -> int:
         """DNS queries the lab DNS server received so far (--serve-dns only)."""
-        return int(self._send("queries"))
+        return int(self.send("queries"))
 
     def silent_accepted(self) -> int:
         """Connections the silent listeners took since the last call (and let go of them)."""
-        return int(self._send("silent"))
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@contextlib.contextmanager
-def _lab(spec_path: Path, role: str = "--serve") -> Iterator[LabProcess]:
-    lab = LabProcess(spec_path, role)
-    try:
-        yield lab
-    finally:
-        lab.close()
+        return int(self.send("silent"))
 
 
 # -- the secbase process --------------------------------------------------------------------------------
@@ -511,8 +422,8 @@ def _lab(spec_path: Path, role: str = "--serve") -> Iterator[LabProcess]:
 
 def scan_worker(spec_path: Path, out_path: Path) -> int:
     """Run secbase's tls.* checks over the towns, then over the silent and refused endpoints."""
-    _loopback_only()
-    _pin(0)
+    loopback_only(CONNECTIONS)
+    pin(0)
     import secbase.scan as scan_module
     from secbase.config import Config
     from secbase.plugins import load_checks
@@ -520,16 +431,7 @@ def scan_worker(spec_path: Path, out_path: Path) -> int:
 
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     checks = load_checks().select(["tls.*"])
-    captured: dict[str, Any] = {}
-    default_probes = scan_module.default_probes
-
-    def capturing(config: Config) -> dict[str, Any]:  # to read the TLS probe's handshakes per endpoint
-        probes = default_probes(config)
-        captured.clear()
-        captured.update(probes)
-        return probes
-
-    scan_module.default_probes = capturing  # type: ignore[assignment]
+    captured = capture_probes()  # to read the TLS probe's handshakes per endpoint
     out: dict[str, Any] = {"checks": len(checks), "scans": {}}
     for name, raw in spec["configs"].items():
         config = Config.model_validate(raw)
@@ -574,8 +476,8 @@ def sslyze_worker(out_path: Path, argv: list[str]) -> int:
     """`python -m sslyze ARGV`, exactly, but refusing non-loopback traffic and counting connections."""
     import runpy
 
-    _loopback_only()
-    _pin(0)
+    loopback_only(CONNECTIONS)
+    pin(0)
     sys.argv = ["sslyze", *argv]
     code: object = 0
     t0 = time.perf_counter()
@@ -587,16 +489,6 @@ def sslyze_worker(out_path: Path, argv: list[str]) -> int:
     out = {"inside_s": wall, "exit": code, "connections": sum(CONNECTIONS.values())}
     out_path.write_text(json.dumps(out), encoding="utf-8")
     return 0
-
-
-def _sslyze_version() -> str | None:
-    done = subprocess.run(
-        [sys.executable, "-c", "from sslyze.__version__ import __version__; print(__version__)"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def run_sslyze(ep: Endpoint, ca_file: str, work: Path) -> dict[str, Any]:
@@ -651,69 +543,28 @@ def _sample(endpoints: list[Endpoint], k: int | None) -> list[Endpoint]:
 # -- the driver -----------------------------------------------------------------------------------------
 
 
-def _run_child(cmd: list[str], what: str) -> None:
-    done = subprocess.run(cmd, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{what} failed (exit {done.returncode})")
-
-
-def _revision() -> str:
-    """The commit of the secbase being measured, and whether its code has uncommitted changes."""
-    repo = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "secbase", "checks"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return head + (f" + {len(dirty)} changed or new files in secbase/ and checks/" if dirty else "")
-
-
-def _load() -> str:
-    """The 1, 5 and 15 minute load averages: anything near or above the CPU count means a busy machine."""
-    try:
-        return " ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _fmt_counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
-
-
 def main(args: argparse.Namespace) -> int:
     if args.no_pin:
-        os.environ["SECBASE_BENCH_NO_PIN"] = "1"  # inherited by the child processes
-    from datetime import UTC, datetime
-
-    version = _sslyze_version()
+        no_pin()
+    version = python_prints(sys.executable, "from sslyze.__version__ import __version__; print(__version__)")
     if version is None:
         print("sslyze is not importable in this interpreter: pip install -e . (it is a dependency)")
         return 2
     plan = make_plan(args.web, args.mx, args.silent, args.net)
     out: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or platform.system()}",
+        "date": date(),
+        "machine": machine(),
         "python": platform.python_version(),
         "sslyze": version,
-        "secbase_revision": _revision(),
+        "secbase_revision": revision(),
         "timeout_s": args.timeout,
         "web": len(plan.web),
         "mx": len(plan.mx),
-        "load_before": _load(),
+        "load_before": load(),
     }
     print(
         f"TLS benchmark: {len(plan.web)} HTTPS + {len(plan.mx)} STARTTLS endpoints on 127.{args.net}.x, "
@@ -730,7 +581,7 @@ def main(args: argparse.Namespace) -> int:
         print(
             f"  {label}: "
             + "; ".join(f"{mix[p.name]} {p.name}" for p in profiles if mix[p.name])
-            + f"; flawed certificates: {_fmt_counts(dict(certs))}"
+            + f"; flawed certificates: {fmt_counts(dict(certs))}"
         )
 
     with tempfile.TemporaryDirectory(prefix="secbase-bench-tls-") as tmp:
@@ -743,7 +594,7 @@ def main(args: argparse.Namespace) -> int:
             encoding="utf-8",
         )
         print("lab: starting (PKI, web and mail servers, DNS, silent listeners)...", flush=True)
-        with _lab(lab_spec, "--serve-dns") as dns_lab, _lab(lab_spec) as lab:
+        with TlsLab(lab_spec, "--serve-dns") as dns_lab, TlsLab(lab_spec) as lab:
             ca_file = lab.ready["ca_file"]
             out["lab_start_s"] = lab.ready["start_s"]
             print(
@@ -760,7 +611,7 @@ def main(args: argparse.Namespace) -> int:
             cpu0, dns_cpu0, queries0 = lab.cpu_s(), dns_lab.cpu_s(), dns_lab.queries()
             lab.silent_accepted()
             print("secbase: scanning with tls.* (towns, then silent and refused endpoints)...", flush=True)
-            _run_child(
+            run_child(
                 [sys.executable, __file__, "--scan-worker", str(scan_spec), str(scan_out)], "secbase scan"
             )
             sec = json.loads(scan_out.read_text(encoding="utf-8"))
@@ -793,7 +644,7 @@ def main(args: argparse.Namespace) -> int:
             out["sslyze_lab_cpu_s"] = lab.cpu_s() - cpu0
             out["sslyze_runs"] = runs
 
-    out["load_after"] = _load()
+    out["load_after"] = load()
     report(out, plan, args)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
@@ -836,9 +687,9 @@ def report(out: dict[str, Any], plan: Plan, args: argparse.Namespace) -> None:
 
     print()
     print(f"secbase: {towns['results']} results from {sec['checks']} tls.* checks over {n} endpoints")
-    print(f"  statuses: {_fmt_counts(towns['statuses'])}")
+    print(f"  statuses: {fmt_counts(towns['statuses'])}")
     for check_id, counts in sec["by_check"].items():
-        print(f"    {check_id:<26} {_fmt_counts(counts)}")
+        print(f"    {check_id:<26} {fmt_counts(counts)}")
     for summary, count in towns["errors"]:
         print(f"  error x{count}: {summary}")
     print(
@@ -868,7 +719,7 @@ def report(out: dict[str, Any], plan: Plan, args: argparse.Namespace) -> None:
         print(
             f"  {label:<8} {b['runs']} runs: {b['mean_s']:.2f} s per endpoint ({b['mean_inside_s']:.2f} s of it "
             f"inside sslyze, the rest interpreter start), {b['connections_mean']:.0f} connections per endpoint; "
-            f"{b['measured_s']:.1f} s measured{scaled}: {b['total_s']:.1f} s; {_fmt_counts(b['states'])}"
+            f"{b['measured_s']:.1f} s measured{scaled}: {b['total_s']:.1f} s; {fmt_counts(b['states'])}"
         )
     print(f"  (the issue measured {ISSUE_SSLYZE})")
 
@@ -938,7 +789,7 @@ def report(out: dict[str, Any], plan: Plan, args: argparse.Namespace) -> None:
             silent_costs.append(cost)
         print(
             f"  {plan.silent} {label:<44} {s['wall_s']:6.2f} s = {cost:4.2f} time-outs; "
-            f"connections {sum(s['connections'].values())}; results: {_fmt_counts(s['statuses'])}"
+            f"connections {sum(s['connections'].values())}; results: {fmt_counts(s['statuses'])}"
         )
         for summary, count in s["errors"][:1]:
             print(f"      e.g. x{count}: {summary}")
@@ -969,7 +820,7 @@ def report(out: dict[str, Any], plan: Plan, args: argparse.Namespace) -> None:
             refused_s / timeout < TARGET_REFUSED_TIMEOUTS,
             f"{refused_s:.2f} s = {refused_s / timeout:.2f} time-outs at worst",
         ),
-        ("every result is pass, warn or fail (sanity)", clean, _fmt_counts(towns["statuses"])),
+        ("every result is pass, warn or fail (sanity)", clean, fmt_counts(towns["statuses"])),
     ]
     print()
     print(f"targets (load average before {out['load_before']}, after {out['load_after']}):")
