@@ -22,6 +22,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -67,7 +68,7 @@ def build(cache: Path, repos: int, snapshots: int) -> tuple[list[Path], Path, fl
     return wanted, pw, time.perf_counter() - started
 
 
-async def probe_all(repos: list[Path], pw: Path, check: str, together: bool) -> dict[str, object]:
+async def probe_all(repos: list[Path], pw: Path, check: str, together: bool) -> dict[str, Any]:
     sources = [BackupSource(name=r.name, kind="restic", location=str(r), password_file=pw) for r in repos]
     limit = MAX_RUNS if together else 1
     probe = BackupProbe(limiter=Limiter(total=64, per_server=16), sources=sources, max_runs=limit)
@@ -120,7 +121,7 @@ def main() -> int:
     one = asyncio.run(probe_all(repos, pw, args.check, together=False))
     walls = one["walls"]
     assert isinstance(walls, list)
-    share = float(one["in_restic_s"]) / float(one["total_s"])  # type: ignore[arg-type]
+    share = float(one["in_restic_s"]) / float(one["total_s"])
     print(
         f"one after the other: {one['total_s']:.2f} s; per repository median {statistics.median(walls):.3f} s, "
         f"max {max(walls):.3f} s; {one['processes']} restic processes, {one['in_restic_s']:.2f} s in them "
@@ -129,7 +130,7 @@ def main() -> int:
     together = asyncio.run(probe_all(repos, pw, args.check, together=True))
     print(
         f"together ({MAX_RUNS} processes at a time): {together['total_s']:.2f} s for {args.repos} "
-        f"= {float(together['total_s']) / args.repos:.3f} s per repository"  # type: ignore[arg-type]
+        f"= {float(together['total_s']) / args.repos:.3f} s per repository"
     )
     print(
         f"snapshots seen per repository: {one['snapshots']}; checked: {one['checked']}; errors: {one['errors'][:3]}"
