@@ -33,11 +33,12 @@ from secbase.facts import (
     smtp_key,
     tls_key,
 )
-from secbase.model import Finding, Result, Severity, Status, Target, TargetKind, fingerprint
+from secbase.model import BackupSpec, Finding, Result, Severity, Status, Target, TargetKind, fingerprint
 from secbase.plugins import Check, CheckRegistry, CheckWords, check, load_checks
 from secbase.scan import ScanOutcome, run_scan
 
 __all__ = [
+    "BackupSpec",
     "Check",
     "CheckLoadError",
     "CheckRegistry",

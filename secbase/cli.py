@@ -57,8 +57,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """secbase: a cybersecurity baseline for small governments.
 
     It checks a town's email, DNS, websites and their encryption (TLS) the way a mail server, a
-    resolver or a browser would, and the ports open on the servers you declare (backups come in a
-    later version), says in plain words what to fix, and keeps track of how long each problem takes.
+    resolver or a browser would, the ports open on the servers you declare, and your backups (read
+    only), says in plain words what to fix, and keeps track of how long each problem takes.
 
     \b
     Start with the demo (fake towns on this machine, nothing leaves it):

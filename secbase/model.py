@@ -47,6 +47,25 @@ class TargetKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class BackupSpec:
+    """A declared backup source's settings, as the backup checks read them (from config.BackupSource).
+
+    A plain record here, not the pydantic model: config.py imports this module.
+    """
+
+    name: str
+    kind: str  # "restic", "borg" or "folder"
+    location: str
+    check: str = "auto"  # "auto", "always" or "never": when the repository's own check may run
+    rpo_hours: float = 26
+    retention_days: int = 30
+    offsite: bool = False
+    immutable: bool = False
+    config_file: str | None = None  # the borgmatic (borg) or resticprofile (restic) file that drives it
+    remote: bool = False  # reached over the network
+
+
+@dataclass(frozen=True)
 class Target:
     """One thing an organisation declares: a domain, a website, a host or a backup source."""
 
@@ -56,6 +75,8 @@ class Target:
     sends_mail: bool = True  # False for the config's non_mail_domains
     dkim_selectors: tuple[str, ...] = ()
     expected_ports: tuple[int, ...] = ()  # a host's ports the organisation declares open on purpose
+    backup: BackupSpec | None = None  # a backup target's source settings
+    org_backups: tuple[BackupSpec, ...] = ()  # every backup source of the organisation (backup.offsite)
 
 
 def fingerprint(organisation: str, check_id: str, target: str, subject: str) -> str:

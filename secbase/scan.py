@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from secbase.config import Config, Organisation
+from secbase.config import BackupSource, Config, Organisation
 from secbase.facts import FactKey, Facts, NeedFacts
-from secbase.model import Result, Status, Target, TargetKind
+from secbase.model import BackupSpec, Result, Status, Target, TargetKind
 from secbase.parse import UNSAFE_CHARS, clip
 from secbase.plugins import Check
 from secbase.probes import Limiter, Probe, ProbeFailure
@@ -59,7 +59,25 @@ def targets_of(org: Organisation) -> list[Target]:
         Target(org.id, TargetKind.HOST, h, expected_ports=tuple(sorted(set(org.expected_ports.get(h, ())))))
         for h in org.hosts
     ]
+    backups = tuple(_backup_spec(b) for b in org.backups)
+    out += [Target(org.id, TargetKind.BACKUP, b.name, backup=b, org_backups=backups) for b in backups]
     return out
+
+
+def _backup_spec(source: BackupSource) -> BackupSpec:
+    """The settings of one declared backup source that its checks read."""
+    return BackupSpec(
+        name=source.name,
+        kind=source.kind,
+        location=source.location.strip(),
+        check=source.check,
+        rpo_hours=source.rpo_hours,
+        retention_days=source.retention_days,
+        offsite=source.offsite,
+        immutable=source.immutable,
+        config_file=str(source.config_file) if source.config_file is not None else None,
+        remote=source.is_remote,
+    )
 
 
 class _FactStore(Facts):

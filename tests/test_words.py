@@ -47,15 +47,15 @@ CATALOGUE_IDS = (
     "dns.nameservers",
     "net.service.risky",
     "net.service.unexpected",
+    "backup.fresh",
+    "backup.encrypted",
+    "backup.integrity",
+    "backup.retention",
+    "backup.offsite",
 )
 LATER_IDS = frozenset(  # catalogue ids not built yet
     {
-        "backup.fresh",
-        "backup.encrypted",
-        "backup.integrity",
-        "backup.retention",
-        "backup.offsite",
-        "backup.restore_tested",
+        "backup.restore_tested",  # needs restore records in the store
     }
 )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import TracebackType
 
 from secbase.errors import LabError
+from secbase.lab.backups import LabBackups, build_backups
 from secbase.lab.dns import LabDnsServer
 from secbase.lab.mail import LabMailServer
 from secbase.lab.pki import LabPki
@@ -39,6 +40,7 @@ class Lab:
         self.web: LabWebServer | None = None
         self.mail: list[LabMailServer] = []
         self.ports: LabPortListeners | None = None
+        self.backups: LabBackups | None = None
 
     @property
     def config_path(self) -> Path:
@@ -78,7 +80,14 @@ class Lab:
             raise LabError(
                 f"the lab's web, mail or port listeners cannot start on 127.{self.net}.x.x: {exc}"
             ) from exc
-        self.config_path.write_text(config_yaml(timeout_s=self.timeout_s, net=self.net), encoding="utf-8")
+        try:
+            self.backups = build_backups(self.workdir, self.now)
+        except (OSError, LabError) as exc:
+            self.stop()
+            raise LabError(f"the lab's backups cannot be created under {self.workdir}: {exc}") from exc
+        self.config_path.write_text(
+            config_yaml(timeout_s=self.timeout_s, net=self.net, backups=self.backups), encoding="utf-8"
+        )
 
     def stop(self) -> None:
         """Stop every lab server; safe to call twice."""

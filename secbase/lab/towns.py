@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from secbase.lab.backups import LabBackups
 from secbase.lab.dnssec import sign_zone
 from secbase.lab.sites import DOGWOOD_TLS_SITES, mail_address, web_address
 
@@ -84,6 +86,7 @@ TOWNS = (
         planted=(
             "nothing: every email, DNS, web and TLS check passes (TLS 1.2 and 1.3, ECDHE with AEAD only)",
             "gw.alder.test answers on 443 only, and its SSH host (declared by address) on 22 only: both declared",
+            "its restic backup: 8 snapshots over 35 days, the newest 2 hours old, checked clean, declared off-site",
         ),
     ),
     Town(
@@ -106,6 +109,8 @@ TOWNS = (
             "its MX offers no STARTTLS",
             "www.birch.test: no redirect to HTTPS, HSTS for a day, headers missing, a cookie without Secure, Apache and WordPress versions shown, no security.txt",
             "www.birch.test: TLS 1.0 and 1.1 accepted, CBC suites, the certificate expires in 10 days",
+            "its borg backup is not encrypted and its newest archive is 3 days old (2 archives)",
+            "its borgmatic file keeps 3 daily archives and names only a local repository: nothing off-site",
         ),
     ),
     Town(
@@ -130,6 +135,7 @@ TOWNS = (
             "cedar.test: no HTTPS, and HTTP goes to www.cedar.test before HTTPS",
             "www.cedar.test: CSP allows inline scripts, PHP version shown, security.txt expired",
             "www.cedar.test: no TLS 1.3, a NULL suite accepted",
+            "its database dumps: the newest is 10 hours old but 2 kB where the one before was 48 kB; nothing off-site",
         ),
     ),
     Town(
@@ -168,6 +174,8 @@ TOWNS = (
             "townhall.dogwood.county.test: IMAPS 993 answers but is not listed (443, listed, answers too)",
             "its admin host (declared by address): SSH 22 answers, not listed;"
             " an admin panel on 8443, listed, which does not excuse it",
+            "its restic repository has a damaged data pack (restic check fails);"
+            " the newest snapshot is 22 hours old, close to its 26-hour limit; nothing off-site",
         ),
     ),
     Town(
@@ -184,6 +192,7 @@ TOWNS = (
         planted=(
             "its DNS answers SERVFAIL and _dmarc times out: every check says it could not check",
             "gw.elm.test does not resolve (SERVFAIL): its ports cannot be checked",
+            "its restic repository and its resticprofile file do not exist: no backup check can say anything",
         ),
     ),
 )
@@ -405,8 +414,12 @@ def build_dns(now: datetime, *, net: int = LAB_NET) -> LabDns:
     return LabDns(text, addresses, drop=list(DROP), servfail=list(SERVFAIL))
 
 
-def config_yaml(*, timeout_s: float = 2.0, net: int = LAB_NET) -> str:
-    """The config that scans every lab town, commented like the examples."""
+def config_yaml(*, timeout_s: float = 2.0, net: int = LAB_NET, backups: LabBackups | None = None) -> str:
+    """The config that scans every lab town, commented like the examples.
+
+    `backups`: the lab's planted repositories (secbase/lab/backups.py); without it no town declares any.
+    """
+    sources = backups.sources() if backups is not None else {}
     lines = [
         "# Written by the secbase lab: fake towns on loopback, each with planted problems.",
         "version: 1",
@@ -437,5 +450,11 @@ def config_yaml(*, timeout_s: float = 2.0, net: int = LAB_NET) -> str:
                 lines += [
                     f'      "{h.declared(net)}": [{", ".join(map(str, h.expected_ports))}]' for h in expected
                 ]
+        if sources.get(town.id):
+            lines.append("    backups:")
+            for source in sources[town.id]:
+                items = [f"{key}: {json.dumps(value)}" for key, value in source.items()]
+                lines.append(f"      - {items[0]}")
+                lines += [f"        {item}" for item in items[1:]]
         lines += [f"    # planted: {p}" for p in town.planted]
     return "\n".join(lines) + "\n"

@@ -41,14 +41,25 @@ from secbase import (
 )
 from secbase.facts import (
     PROTOCOLS,
+    BackupAnswer,
+    BackupConfigAnswer,
+    BackupConfigOutcome,
+    BackupOutcome,
+    BackupPlan,
+    BackupRepository,
+    BackupRetention,
+    BackupSnapshot,
     TlsAnswer,
     TlsCertificate,
     TlsOutcome,
     TlsProtocol,
     TlsSuite,
+    backup_config_key,
+    backup_key,
     tls_key,
 )
 from secbase.lab.dnssec import sign_zone
+from secbase.model import BackupSpec
 
 Pair: TypeAlias = tuple[FactKey, DnsAnswer]
 Record: TypeAlias = str | tuple[str, ...]  # a TXT record: one string, or the strings it is split into
@@ -433,3 +444,86 @@ def tls_answer(
         **{**good, **kw},
     )
     return key, fact
+
+
+# --- backup facts -----------------------------------------------------------------------------------
+
+BackupPair: TypeAlias = tuple[FactKey, BackupAnswer]
+BackupConfigPair: TypeAlias = tuple[FactKey, BackupConfigAnswer]
+
+
+def backup_spec(
+    name: str = "files", kind: str = "restic", location: str = "/srv/backup/files", **kw: Any
+) -> BackupSpec:
+    """A declared backup source's settings, as the scan puts them on the target."""
+    return BackupSpec(name=name, kind=kind, location=location, **kw)
+
+
+def backup_target(
+    spec: BackupSpec | None = None, *, org: str = "alder", others: Iterable[BackupSpec] = ()
+) -> Target:
+    """A backup target of organisation `org`; `others` are the organisation's further sources, after it."""
+    spec = spec or backup_spec()
+    return Target(org, TargetKind.BACKUP, spec.name, backup=spec, org_backups=(spec, *others))
+
+
+def snapshots(*ages: timedelta, now: datetime = NOW, size: int | None = None) -> tuple[BackupSnapshot, ...]:
+    """Snapshots taken `ages` before `now`, oldest first as the probe lists them."""
+    return tuple(
+        BackupSnapshot(time=now - age, id=f"{i:08x}", size=size)
+        for i, age in enumerate(sorted(ages, reverse=True))
+    )
+
+
+def daily(days: int, *, now: datetime = NOW, at_hours: float = 2) -> tuple[BackupSnapshot, ...]:
+    """One snapshot a day for `days` days, the newest `at_hours` hours before `now`."""
+    return snapshots(*(timedelta(days=d, hours=at_hours) for d in range(days)), now=now)
+
+
+def backup_answer(
+    spec: BackupSpec,
+    *,
+    outcome: BackupOutcome = BackupOutcome.OK,
+    snaps: Iterable[BackupSnapshot] = (),
+    reason: str = "",
+    **kw: Any,
+) -> BackupPair:
+    """The backup probe's look at the source: by default listed, encrypted as its kind is, no check run."""
+    key = backup_key(spec.kind, spec.location, spec.check)
+    if outcome is not BackupOutcome.OK:
+        missing = outcome is BackupOutcome.TOOL_MISSING  # the fact's own reason names the install command
+        why = reason or ("" if missing else f"{spec.kind} on {spec.location} did not finish within 120 s")
+        return key, BackupAnswer(spec.kind, spec.location, outcome, spec.remote, reason=why)
+    defaults: dict[str, Any] = {
+        "restic": {"encrypted": True, "encryption": "restic repository version 2 (AES-256)"},
+        "borg": {"encrypted": True, "encryption": "repokey-blake2"},
+        "folder": {},
+    }[spec.kind]
+    return key, BackupAnswer(
+        spec.kind, spec.location, outcome, spec.remote, snapshots=tuple(snaps), **{**defaults, **kw}
+    )
+
+
+def retention(**keep: Any) -> BackupRetention:
+    """A configuration's keep_* settings: retention(keep_daily=7, keep_within="30d")."""
+    return BackupRetention(**keep)
+
+
+def backup_config(
+    spec: BackupSpec,
+    *repositories: BackupRepository,
+    keep: BackupRetention | None = None,
+    outcome: BackupConfigOutcome = BackupConfigOutcome.OK,
+    plans: Iterable[BackupPlan] | None = None,
+) -> BackupConfigPair:
+    """The reading of the source's config_file: one plan writing to `repositories` (default: the source)."""
+    assert spec.config_file is not None, "give the spec a config_file"
+    tool = {"borg": "borgmatic", "restic": "resticprofile"}[spec.kind]
+    key = backup_config_key(tool, spec.config_file)
+    if outcome is not BackupConfigOutcome.OK:
+        return key, BackupConfigAnswer(
+            tool, spec.config_file, outcome, reason=f"{spec.config_file}: no such file"
+        )
+    repos = repositories or (BackupRepository(spec.location, spec.remote),)
+    found = tuple(plans) if plans is not None else (BackupPlan("", repositories=repos, retention=keep),)
+    return key, BackupConfigAnswer(tool, spec.config_file, outcome, plans=found)

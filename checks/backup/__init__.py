@@ -1,0 +1,1 @@
+"""backup.*: the backups an organisation declares (restic, borg, folders of dumps) and their configuration."""

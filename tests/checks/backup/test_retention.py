@@ -1,0 +1,170 @@
+"""backup.retention, from backup facts and configuration files written by hand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from secbase_checks.backup.retention import retention
+
+from secbase import Status
+from secbase.facts import BackupConfigOutcome, BackupOutcome, BackupPlan, BackupRepository
+from tests.checks.factories import (
+    NOW,
+    backup_answer,
+    backup_config,
+    backup_spec,
+    backup_target,
+    daily,
+    run_one,
+    snapshots,
+)
+from tests.checks.factories import retention as keep
+
+D = timedelta(days=1)
+LOCAL = backup_spec()
+OLD = NOW - 400 * D  # the local repository was made long ago
+
+
+def week_and(oldest: timedelta) -> tuple[timedelta, ...]:
+    """A snapshot each of the last seven days, and one `oldest` ago."""
+    return (oldest, *(timedelta(days=d, hours=2) for d in range(7)))
+
+
+def test_a_month_of_daily_snapshots_passes() -> None:
+    result = run_one(retention, backup_target(LOCAL), backup_answer(LOCAL, snaps=daily(40), created_at=OLD))
+    assert result.status is Status.PASS
+    assert result.severity.value == "medium"
+
+
+@pytest.mark.parametrize(
+    ("oldest", "status"),
+    [(30 * D, Status.PASS), (30 * D - timedelta(seconds=1), Status.FAIL), (10 * D, Status.FAIL)],
+)
+def test_the_oldest_snapshot_must_reach_the_retention_goal(oldest: timedelta, status: Status) -> None:
+    facts = backup_answer(LOCAL, snaps=snapshots(*week_and(oldest)), created_at=OLD)
+    assert run_one(retention, backup_target(LOCAL), facts).status is status
+
+
+def test_the_sources_own_goal_is_used() -> None:
+    spec = backup_spec(retention_days=90)
+    facts = backup_answer(spec, snaps=snapshots(*week_and(60 * D)), created_at=OLD)
+    result = run_one(retention, backup_target(spec), facts)
+    assert result.status is Status.FAIL
+    assert "90 days" in result.summary
+
+
+@pytest.mark.parametrize(("made_days", "status"), [(30, Status.PASS), (30.001, Status.FAIL)])
+def test_a_repository_younger_than_the_goal_is_not_short_of_history(made_days: float, status: Status) -> None:
+    facts = backup_answer(LOCAL, snaps=daily(7), created_at=NOW - timedelta(days=made_days))
+    assert run_one(retention, backup_target(LOCAL), facts).status is status
+
+
+def test_a_repository_of_unknown_age_short_of_the_goal_is_error_not_pass() -> None:
+    spec = backup_spec("cloud", location="s3:s3.example.test/alder", remote=True)
+    result = run_one(retention, backup_target(spec), backup_answer(spec, snaps=daily(10)))
+    assert result.status is Status.ERROR
+    assert "may be new" in result.summary
+
+
+@pytest.mark.parametrize(("missing_day", "status"), [(None, Status.PASS), (0, Status.WARN), (6, Status.WARN)])
+def test_fewer_than_seven_daily_snapshots_in_the_last_week_warns(
+    missing_day: int | None, status: Status
+) -> None:
+    ages = [timedelta(days=d, hours=2) for d in range(40) if d != missing_day]
+    result = run_one(
+        retention, backup_target(LOCAL), backup_answer(LOCAL, snaps=snapshots(*ages), created_at=OLD)
+    )
+    assert result.status is status
+    if status is Status.WARN:
+        assert "6 of the last 7 days" in result.summary
+
+
+@pytest.mark.parametrize(
+    ("last_age", "status"), [(7 * D - timedelta(seconds=1), Status.PASS), (7 * D, Status.WARN)]
+)
+def test_the_last_week_is_the_seven_days_before_the_scan(last_age: timedelta, status: Status) -> None:
+    ages = [*(timedelta(days=d, hours=2) for d in range(6)), last_age, 40 * D]
+    facts = backup_answer(LOCAL, snaps=snapshots(*ages), created_at=OLD)
+    assert run_one(retention, backup_target(LOCAL), facts).status is status
+
+
+def test_a_weekly_source_is_not_asked_for_daily_snapshots() -> None:
+    spec = backup_spec(rpo_hours=170)
+    ages = [timedelta(days=7 * w, hours=2) for w in range(6)]
+    facts = backup_answer(spec, snaps=snapshots(*ages), created_at=OLD)
+    assert run_one(retention, backup_target(spec), facts).status is Status.PASS
+
+
+def test_a_fail_outranks_a_warn_and_both_are_said() -> None:
+    facts = backup_answer(LOCAL, snaps=snapshots(3 * D, 10 * D), created_at=OLD)
+    result = run_one(retention, backup_target(LOCAL), facts)
+    assert result.status is Status.FAIL
+    assert "only" in result.summary and "of the last 7 days" in result.summary
+
+
+def test_no_snapshot_is_error_pointing_at_backup_fresh() -> None:
+    result = run_one(retention, backup_target(LOCAL), backup_answer(LOCAL))
+    assert result.status is Status.ERROR
+    assert "backup.fresh" in result.summary
+
+
+def test_a_look_that_failed_is_error() -> None:
+    result = run_one(retention, backup_target(LOCAL), backup_answer(LOCAL, outcome=BackupOutcome.AUTH_FAILED))
+    assert result.status is Status.ERROR
+
+
+# --- from the configuration file ----------------------------------------------------------------------
+
+BORG = backup_spec("mail", kind="borg", location="/srv/borg/mail", config_file="/etc/borgmatic/mail.yaml")
+GOOD_HISTORY = dict(snaps=daily(40), created_at=OLD)
+
+
+@pytest.mark.parametrize(
+    ("settings", "status"),
+    [
+        ({"keep_daily": 7, "keep_weekly": 4, "keep_monthly": 6}, Status.PASS),
+        ({"keep_within": "30d"}, Status.PASS),
+        ({"keep_within": "29d", "keep_daily": 7}, Status.FAIL),  # a day short of the goal
+        ({"keep_daily": 7, "keep_weekly": 2}, Status.FAIL),  # 14 days
+        ({"keep_daily": 6, "keep_monthly": 12}, Status.WARN),  # reaches far, too few dailies
+        ({"keep_hourly": 24 * 7, "keep_monthly": 2}, Status.PASS),
+        ({"keep_last": 30}, Status.ERROR),  # a count, not a time
+    ],
+)
+def test_the_configured_keep_settings_are_judged(settings: dict[str, object], status: Status) -> None:
+    facts = [backup_answer(BORG, **GOOD_HISTORY), backup_config(BORG, keep=keep(**settings))]
+    result = run_one(retention, backup_target(BORG), *facts)
+    assert result.status is status, result.summary
+    if status is not Status.PASS:
+        assert "/etc/borgmatic/mail.yaml" in result.summary
+
+
+def test_a_configuration_that_never_prunes_passes() -> None:
+    facts = [backup_answer(BORG, **GOOD_HISTORY), backup_config(BORG, keep=None)]
+    assert run_one(retention, backup_target(BORG), *facts).status is Status.PASS
+
+
+def test_only_the_profiles_writing_to_this_repository_count() -> None:
+    spec = backup_spec(config_file="/etc/resticprofile/profiles.toml")
+    plans = [
+        BackupPlan(
+            "files",
+            repositories=(BackupRepository(spec.location, False),),
+            retention=keep(keep_daily=7, keep_monthly=3),
+        ),
+        BackupPlan(
+            "other", repositories=(BackupRepository("/srv/other", False),), retention=keep(keep_daily=2)
+        ),
+    ]
+    facts = [backup_answer(spec, **GOOD_HISTORY), backup_config(spec, plans=plans)]
+    assert run_one(retention, backup_target(spec), *facts).status is Status.PASS
+
+
+def test_an_unreadable_configuration_is_error_unless_something_else_is_wrong() -> None:
+    unread = backup_config(BORG, outcome=BackupConfigOutcome.NOT_FOUND)
+    result = run_one(retention, backup_target(BORG), backup_answer(BORG, **GOOD_HISTORY), unread)
+    assert result.status is Status.ERROR
+    assert "no such file" in result.summary
+    short = backup_answer(BORG, snaps=daily(10), created_at=OLD)
+    assert run_one(retention, backup_target(BORG), short, unread).status is Status.FAIL
