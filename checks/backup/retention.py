@@ -59,18 +59,30 @@ def _reach(spec: BackupSpec, answer: BackupAnswer, now: datetime) -> tuple[Statu
     goal = f"the retention goal of {spec.retention_days} days"
     if reach >= spec.retention_days * DAY:
         return Status.PASS, f"The snapshots reach back {age_text(reach)}, meeting {goal}."
-    if answer.created_at is None:  # a remote repository, a folder: its age is not known
+    began = _began(answer)
+    if began is None:  # a remote repository, a folder: its age is not known
         return Status.ERROR, (
             f"The snapshots reach back only {age_text(reach)}, under {goal}, and the repository's age "
             "cannot be told here, so it may be new or it may be pruning too much."
         )
-    if now - answer.created_at > spec.retention_days * DAY:
+    if now - began > spec.retention_days * DAY:
         return Status.FAIL, (
             f"The snapshots reach back only {age_text(reach)}, under {goal}, though the repository is "
-            f"{age_text(now - answer.created_at)} old: older backups are being deleted."
+            f"{age_text(now - began)} old: older backups are being deleted."
         )
-    age = age_text(now - answer.created_at)
-    return Status.PASS, f"The repository is {age} old, younger than {goal}."
+    return Status.PASS, f"The repository is {age_text(now - began)} old, younger than {goal}."
+
+
+def _began(answer: BackupAnswer) -> datetime | None:
+    """When the repository began: its creation, or its oldest snapshot if that is older (a snapshot can be
+    dated back, or the repository copied); None when the creation is not known."""
+    if answer.created_at is None:
+        return None
+    return min(answer.created_at, answer.oldest.time) if answer.oldest else answer.created_at
+
+
+def _last_days(n: int) -> str:
+    return "the last day" if n == 1 else f"the last {n} days"
 
 
 def _daily(spec: BackupSpec, answer: BackupAnswer, now: datetime, daily_min: int) -> list[tuple[Status, str]]:
@@ -79,13 +91,17 @@ def _daily(spec: BackupSpec, answer: BackupAnswer, now: datetime, daily_min: int
     if spec.rpo_hours > DAILY_RPO_HOURS:
         return []
     assert answer.oldest is not None
-    began = answer.created_at or answer.oldest.time
+    began = _began(answer) or answer.oldest.time
     slots = [(now - (i + 1) * DAY, now - i * DAY) for i in range(daily_min)]
     slots = [(start, end) for start, end in slots if end > began]
     covered = sum(1 for start, end in slots if any(start < t <= end for t in answer.times))
     if covered < len(slots):
-        return [(Status.WARN, f"Snapshots were taken on only {covered} of the last {len(slots)} days.")]
-    return [(Status.PASS, f"A snapshot was taken on each of the last {len(slots)} days.")]
+        if len(slots) == 1:
+            return [(Status.WARN, "No snapshot was taken in the last day.")]
+        return [(Status.WARN, f"Snapshots were taken on only {covered} of {_last_days(len(slots))}.")]
+    if len(slots) == 1:
+        return [(Status.PASS, "A snapshot was taken in the last day.")]
+    return [(Status.PASS, f"A snapshot was taken on each of {_last_days(len(slots))}.")]
 
 
 def _configured(spec: BackupSpec, config: BackupConfigAnswer, daily_min: int) -> list[tuple[Status, str]]:

@@ -168,3 +168,25 @@ def test_an_unreadable_configuration_is_error_unless_something_else_is_wrong() -
     assert "no such file" in result.summary
     short = backup_answer(BORG, snaps=daily(10), created_at=OLD)
     assert run_one(retention, backup_target(BORG), short, unread).status is Status.FAIL
+
+
+def test_a_repository_made_after_its_oldest_snapshot_counts_from_that_snapshot() -> None:
+    # Snapshots can be dated back (restic --time) or a repository copied: it is as old as its oldest one.
+    result = run_one(
+        retention,
+        backup_target(LOCAL),
+        backup_answer(LOCAL, snaps=daily(40), created_at=NOW - timedelta(hours=1)),
+    )
+    assert result.status is Status.PASS, result.summary
+    assert "reach back" in result.summary and "each of the last 7 days" in result.summary
+
+
+def test_a_repository_less_than_a_day_old_is_worded_for_one_day() -> None:
+    made = NOW - timedelta(hours=20)
+    result = run_one(
+        retention,
+        backup_target(LOCAL),
+        backup_answer(LOCAL, snaps=snapshots(timedelta(hours=10), now=NOW), created_at=made),
+    )
+    assert result.status is Status.PASS, result.summary
+    assert "A snapshot was taken in the last day." in result.summary
