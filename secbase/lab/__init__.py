@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
 from secbase.errors import LabError
+from secbase.lab._running import Running
 from secbase.lab.backups import LabBackups, build_backups
 from secbase.lab.dns import LabDnsServer
 from secbase.lab.mail import LabMailServer
@@ -19,7 +19,7 @@ from secbase.lab.web import LabWebServer
 __all__ = ["TOWNS", "Lab", "Town"]
 
 
-class Lab:
+class Lab(Running):
     """Start every lab server, write the config that scans them, and stop them all again.
 
     Example:
@@ -103,12 +103,3 @@ class Lab:
         if self.dns is not None:
             self.dns.stop()
             self.dns = None
-
-    def __enter__(self) -> Lab:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -9,7 +9,6 @@ import selectors
 import socket
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import Protocol, cast
 
 import dns.exception
@@ -25,6 +24,8 @@ import dns.renderer
 import dns.rrset
 import dns.tokenizer
 import dns.ttl
+
+from secbase.lab._running import Running
 
 __all__ = ["LabDnsServer", "parse_zone_text"]
 
@@ -145,7 +146,7 @@ def _query_key(qname: dns.name.Name, qtype: dns.rdatatype.RdataType) -> tuple[st
     return (text if text else ".", dns.rdatatype.to_text(qtype))
 
 
-class LabDnsServer:
+class LabDnsServer(Running):
     """An authoritative DNS server on loopback serving fake towns' records.
 
     The zone text is parsed with dnspython and replies are built with dnspython too (not dnslib), so
@@ -248,18 +249,6 @@ class LabDnsServer:
         for sock in (*self._udp, *self._listeners, *(self._wake or ())):
             sock.close()
         self._udp, self._listeners, self._wake = [], [], None
-
-    def __enter__(self) -> LabDnsServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- statistics ------------------------------------------------------------------------------------
 

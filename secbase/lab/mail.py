@@ -13,13 +13,13 @@ import socketserver
 import ssl
 import sys
 import threading
-from types import TracebackType
 from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from secbase.errors import LabError
+from secbase.lab._running import Running
 from secbase.lab.pki import CertFiles, server_context
 
 __all__ = ["LabMailServer", "MailBehaviour", "ReceivedMail"]
@@ -131,7 +131,7 @@ class _RawHandler(socketserver.StreamRequestHandler):
         # Then hang up, as a crashing or overloaded server does: the client's next command finds it gone.
 
 
-class LabMailServer:
+class LabMailServer(Running):
     """An SMTP server for one mail host name on `address:port`.
 
     `starttls` offers STARTTLS with `cert`'s chain (required then); `require_starttls` makes MAIL
@@ -242,12 +242,3 @@ class LabMailServer:
         if self._raw_thread is not None:
             self._raw_thread.join(timeout=5)
             self._raw_thread = None
-
-    def __enter__(self) -> LabMailServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

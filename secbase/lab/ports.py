@@ -15,9 +15,9 @@ import selectors
 import socket
 import threading
 from collections.abc import Iterable, Mapping
-from types import TracebackType
 
 from secbase.errors import LabError
+from secbase.lab._running import Running
 
 __all__ = ["BANNERS", "LabPortListeners"]
 
@@ -34,7 +34,7 @@ def _endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-class LabPortListeners:
+class LabPortListeners(Running):
     """Accept TCP connections on each (address, port) and close them at once.
 
     Example:
@@ -140,12 +140,3 @@ class LabPortListeners:
         for sock in (*self._listeners, *(self._wake or ())):
             sock.close()
         self._listeners, self._wake = {}, None
-
-    def __enter__(self) -> LabPortListeners:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

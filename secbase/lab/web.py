@@ -16,11 +16,11 @@ from functools import cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from secbase.errors import LabError
+from secbase.lab._running import Running
 from secbase.lab.pki import CertFiles, server_context
 
 __all__ = ["HttpBehaviour", "LabSite", "LabWebServer", "Misbehaviour"]
@@ -276,7 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
 
-class LabWebServer:
+class LabWebServer(Running):
     """HTTPS and HTTP listeners for a list of sites, each in its own thread.
 
     Example:
@@ -380,12 +380,3 @@ class LabWebServer:
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers, self._threads = [], []
-
-    def __enter__(self) -> LabWebServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
