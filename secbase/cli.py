@@ -13,18 +13,22 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from secbase._services import expand_ports, risky_services
 from secbase._version import __version__
 from secbase.config import LoadedConfig, load_config
-from secbase.errors import SecbaseError
+from secbase.errors import SecbaseError, StoreError
 from secbase.plugins import load_checks
-from secbase.report import render_checks, render_findings, render_results, results_json
+from secbase.probes.restore import RestoreBook
+from secbase.report import render_checks, render_findings, render_restores, render_results, results_json
 from secbase.scan import ScanOutcome, run_scan
-from secbase.store import Store, StoredFinding, db_url, default_db_url
+from secbase.store import Store, StoredFinding, db_url, default_db_url, store_exists
+
+if TYPE_CHECKING:
+    from secbase.lab import Lab
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -154,18 +158,36 @@ def _scan_and_store(
     checks = registry.select(patterns)
     for org_id in org_ids:
         loaded.config.organisation(org_id)  # an unknown id stops here, before any lookup
-    update, stop = _progress(sys.stderr.isatty())
+    st = Store(db_url(db) if db else default_db_url()) if store else None  # a bad store stops here too
     try:
-        outcome = run_scan(config, checks, org_ids=org_ids, progress=update)
-    finally:
-        stop()
-    if store:
-        st = Store(db_url(db) if db else default_db_url())
+        restores = RestoreBook(tests=tuple(st.restore_tests())) if st else _restores_without_storing(db)
+        update, stop = _progress(sys.stderr.isatty())
         try:
-            st.record_scan(outcome, config_digest=loaded.digest, tool_version=__version__)
+            outcome = run_scan(config, checks, org_ids=org_ids, progress=update, restores=restores)
         finally:
+            stop()
+        if st:
+            st.record_scan(outcome, config_digest=loaded.digest, tool_version=__version__)
+    finally:
+        if st:
             st.close()
     return outcome, [*registry.warnings, *services.warnings]
+
+
+def _restores_without_storing(db: str | None) -> RestoreBook:
+    """The restore tests recorded in the store, for a scan that stores nothing: a store file that does not
+    exist holds none (and is not created); one that cannot be opened makes backup.restore_tested say so."""
+    url = db_url(db) if db else default_db_url()
+    if not store_exists(url):
+        return RestoreBook()
+    try:
+        st = Store(url)
+    except StoreError as exc:
+        return RestoreBook.unread(f"the recorded restore tests could not be read: {exc}")
+    try:
+        return RestoreBook(tests=tuple(st.restore_tests()))
+    finally:
+        st.close()
 
 
 def _port_list(text: str) -> list[int | str]:
@@ -344,20 +366,20 @@ def findings(
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _day(value: str) -> date:
+def _day(value: str, option: str, example: str) -> date:
     if _DAY.fullmatch(value.strip()):
         try:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass  # 2027-02-30: the same one-line error as any other non-date
-    raise SecbaseError("--until takes a day written YYYY-MM-DD, like 2027-03-01")
+    raise SecbaseError(f"{option} takes a day written YYYY-MM-DD, like {example}")
 
 
-def _user_name() -> str:
+def _user_name(who: str) -> str:
     try:
         return getpass.getuser()
     except (OSError, KeyError) as exc:  # no LOGNAME and no passwd entry, as in some containers
-        raise SecbaseError("cannot tell your user name; say who accepts the risk with --by NAME") from exc
+        raise SecbaseError(f"cannot tell your user name; say who {who} with --by NAME") from exc
 
 
 @cli.command()
@@ -411,7 +433,11 @@ def accept(
                 raise SecbaseError(
                     'give --reason "why" and --until YYYY-MM-DD (or --revoke to undo an acceptance)'
                 )
-            acceptance = (reason, _day(until_text), by or _user_name())
+            acceptance = (
+                reason,
+                _day(until_text, "--until", "2027-03-01"),
+                by or _user_name("accepts the risk"),
+            )
         st = Store(db_url(db) if db else default_db_url())
         try:
             if acceptance is None:
@@ -429,6 +455,119 @@ def accept(
             st.close()
         click.echo(render_findings([found], as_json=False, now=datetime.now(UTC)), nl=False)
         click.echo(f"secbase: {found.fingerprint}: {note}", err=True)
+
+
+@cli.group()
+def backup() -> None:
+    """Record the restore tests of your backups, and list them.
+
+    No repository can show that its backups restore: only trying does. After each test (restore a
+    folder or a database to a spare place and open it), record it here; backup.restore_tested reads
+    these records and asks for a new test every 90 days.
+
+    \b
+    Example:
+        secbase backup restored alder fileserver --date 2026-11-20 --note "Restored /finance to a spare disk; files opened."
+        secbase backup restores --org alder
+    """
+
+
+@backup.command("restored")
+@click.argument("org_id", metavar="ORG")
+@click.argument("source")
+@click.option(
+    "--date", "date_text", metavar="YYYY-MM-DD", help="The day the restore was tested (default: today)."
+)
+@click.option("--note", metavar="TEXT", help="What was restored, where to, and what you saw.")
+@click.option("--failed", is_flag=True, help="The restore did not work (files missing, would not open).")
+@click.option("--by", metavar="NAME", help="Who made the test (default: your user name).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check ORG and SOURCE against this config (default: against the sources stored scans looked at).",
+)
+@_db_option
+@click.pass_context
+def backup_restored(
+    ctx: click.Context,
+    org_id: str,
+    source: str,
+    date_text: str | None,
+    note: str | None,
+    failed: bool,
+    by: str | None,
+    config_path: Path | None,
+    db: str | None,
+) -> None:
+    """Record a restore test of one backup SOURCE of organisation ORG.
+
+    ORG is the organisation's id and SOURCE the backup's name, as in the config (the scan report
+    shows both). The record is kept in the store; the next scan's backup.restore_tested reads it.
+    A test that did not work is worth recording too (--failed): the check then asks for a fix.
+
+    \b
+    Example:
+        secbase backup restored alder fileserver --date 2026-11-20 \\
+            --note "Restored the finance folder to a spare disk; all files opened."
+
+    Exit codes: 0 recorded; 2 bad usage (an unknown organisation or source, a day in the future,
+    no note).
+    """
+    with _errors(ctx):
+        if not note or not note.strip():
+            raise SecbaseError('give --note "what you restored, where to, and what you saw"')
+        tested_on = _day(date_text, "--date", "2026-11-20") if date_text else date.today()
+        who = by or _user_name("made the test")
+        st = Store(db_url(db) if db else default_db_url())
+        try:
+            _known_source(st, org_id, source, config_path)
+            test = st.record_restore(
+                org_id, source, tested_on=tested_on, note=note, by=who, worked=not failed
+            )
+        finally:
+            st.close()
+        click.echo(render_restores([test], as_json=False), nl=False)
+        click.echo("secbase: recorded; the next scan's backup.restore_tested reads it", err=True)
+
+
+def _known_source(st: Store, org_id: str, source: str, config_path: Path | None) -> None:
+    """Refuse a restore test of a source that is not declared: a typo would never be read."""
+    if config_path is not None:
+        loaded = load_config(config_path)
+        names = [b.name for b in loaded.config.organisation(org_id).backups]
+        where = f"{config_path}"
+    else:
+        names = sorted(st.backup_sources(org_id))
+        where = "the stored scans"
+    if source in names:
+        return
+    known = f"; its sources there: {', '.join(names)}" if names else ""
+    hint = "" if config_path else ", or give --config FILE to check against your config"
+    raise SecbaseError(
+        f"{org_id} has no backup source named {source!r} in {where}{known}; check the spelling{hint}"
+    )
+
+
+@backup.command("restores")
+@click.option("--org", "org_id", metavar="ID", help="Only this organisation's restore tests.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
+@_db_option
+@click.pass_context
+def backup_restores(ctx: click.Context, org_id: str | None, as_json: bool, db: str | None) -> None:
+    """List the restore tests recorded, newest first.
+
+    \b
+    Example:
+        secbase backup restores --org alder
+    """
+    with _errors(ctx):
+        st = Store(db_url(db) if db else default_db_url())
+        try:
+            tests = st.restore_tests(organisation=org_id)
+        finally:
+            st.close()
+        click.echo(render_restores(tests, as_json=as_json), nl=False)
 
 
 @cli.command()
@@ -456,12 +595,27 @@ def demo(ctx: click.Context, db: str | None, json_out: str | None, lab_net: int)
         began = time.monotonic()
         with Lab(Path(tmp) / "lab", net=lab_net) as lab:
             loaded = load_config(lab.config_path)
-            outcome, _ = _scan_and_store(
-                loaded, org_ids=(), patterns=(), db=db or str(Path(tmp) / "demo.db"), store=True
-            )
+            store_at = db or str(Path(tmp) / "demo.db")
+            _record_lab_restores(store_at, lab)
+            outcome, _ = _scan_and_store(loaded, org_ids=(), patterns=(), db=store_at, store=True)
         _print_outcome(outcome, loaded, json_out)
         click.echo(f"Demo finished in {time.monotonic() - began:.1f} s; the lab is stopped.", err=True)
     ctx.exit(EXIT_OK)
+
+
+def _record_lab_restores(db: str, lab: Lab) -> None:
+    """Record the lab towns' restore tests in the demo's store, once: a store that has some keeps its own."""
+    st = Store(db_url(db))
+    try:
+        towns = {t.organisation for t in lab.restore_tests}
+        if any(t.organisation in towns for t in st.restore_tests()):
+            return
+        for t in lab.restore_tests:
+            st.record_restore(
+                t.organisation, t.source, tested_on=t.tested_on, note=t.note, by=t.by, worked=t.worked
+            )
+    finally:
+        st.close()
 
 
 @cli.group()

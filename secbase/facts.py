@@ -6,7 +6,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import cached_property, lru_cache
 from typing import Any, TypeVar
@@ -137,6 +137,10 @@ class Facts:
     def backup_config(self, tool: str, path: str) -> BackupConfigAnswer:
         """What a borgmatic or resticprofile configuration file says."""
         return self.get(backup_config_key(tool, path), BackupConfigAnswer)
+
+    def restores(self, organisation: str, source: str) -> RestoreAnswer:
+        """The restore tests recorded in the store for one declared backup source."""
+        return self.get(restore_key(organisation, source), RestoreAnswer)
 
 
 class DnsOutcome(StrEnum):
@@ -693,3 +697,39 @@ class BackupConfigAnswer:
     def has_remote(self) -> bool:
         """True when at least one repository is reached over the network (an off-site copy)."""
         return any(r.remote for r in self.repositories)
+
+
+def restore_key(organisation: str, source: str) -> FactKey:
+    """Key of the restore tests recorded (`secbase backup restored`) for one organisation's backup source."""
+    return FactKey("restore", (organisation, source))
+
+
+@dataclass(frozen=True)
+class RestoreTest:
+    """One restore test a person recorded: no repository can show that its backups restore."""
+
+    organisation: str
+    source: str  # the backup source's name in the config
+    tested_on: date  # the day of the test, as the person gave it
+    worked: bool  # the restored data was complete and opened
+    note: str  # what was restored, where to, what was seen
+    by: str  # who recorded it
+    recorded_at: datetime  # aware, UTC
+
+
+@dataclass(frozen=True)
+class RestoreAnswer:
+    """The restore tests recorded for one source, oldest first; `reason` set when the store could not be read."""
+
+    tests: tuple[RestoreTest, ...] = ()
+    reason: str = ""
+
+    @property
+    def error(self) -> str | None:
+        """Why the records could not be read, or None when they were (an empty list is an answer)."""
+        return self.reason or None
+
+    @property
+    def latest(self) -> RestoreTest | None:
+        """The most recent test by its day (of two on one day, the one recorded last)."""
+        return max(self.tests, key=lambda t: (t.tested_on, t.recorded_at), default=None)

@@ -20,6 +20,7 @@ from secbase.probes.backup import BackupProbe
 from secbase.probes.dns import DnsProbe
 from secbase.probes.http import HttpProbe
 from secbase.probes.ports import PortsProbe
+from secbase.probes.restore import RestoreBook, RestoreProbe
 from secbase.probes.smtp import SmtpProbe
 from secbase.probes.tls import TlsProbe
 
@@ -193,8 +194,12 @@ def run_scan(
     probes: Mapping[str, Probe] | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    restores: RestoreBook | None = None,
 ) -> ScanOutcome:
     """Scan the selected organisations (all when none given) with the given checks.
+
+    `restores`: the restore tests recorded in the store (read by the caller, which holds the store); without
+    them backup.restore_tested says it could not check. Ignored when `probes` is given.
 
     Example:
         outcome = run_scan(load_config("town.yml").config, load_checks().select(["email.*"]))
@@ -210,7 +215,7 @@ def run_scan(
         loop.set_default_executor(
             ThreadPoolExecutor(max_workers=config.scan.concurrency, thread_name_prefix="secbase-probe")
         )
-        probe_map = dict(probes) if probes is not None else default_probes(config)
+        probe_map = dict(probes) if probes is not None else default_probes(config, restores)
         try:
             results = await _scan(orgs, checks, probe_map, clock, progress, scan_limits(config))
         finally:
@@ -247,7 +252,7 @@ def scan_limits(config: Config) -> dict[str, Any]:
     return {"extra_ports": tuple(config.scan.ports)} if config.scan.ports else {}
 
 
-def default_probes(config: Config) -> dict[str, Probe]:
+def default_probes(config: Config, restores: RestoreBook | None = None) -> dict[str, Probe]:
     """The probes of a real scan, sharing one limiter; call inside the event loop that will use them."""
     limiter = Limiter(total=config.scan.concurrency, per_server=config.scan.per_server)
     dns_probe = DnsProbe(
@@ -268,5 +273,5 @@ def default_probes(config: Config) -> dict[str, Probe]:
     backup_probe = BackupProbe(
         limiter=limiter, sources=[src for org in config.organisations for src in org.backups]
     )
-    probes = (dns_probe, http_probe, smtp_probe, tls_probe, ports_probe, backup_probe)
+    probes = (dns_probe, http_probe, smtp_probe, tls_probe, ports_probe, backup_probe, RestoreProbe(restores))
     return {kind: probe for probe in probes for kind in probe.kinds}

@@ -23,6 +23,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, Engine
 
 from secbase.errors import SecbaseError, StoreError
+from secbase.facts import RestoreTest
 from secbase.model import Finding, Result, Severity, Status
 from secbase.scan import ScanOutcome
 
@@ -110,6 +111,20 @@ finding_periods = sa.Table(
     sa.Column("closed_scan_id", sa.Integer, sa.ForeignKey("scans.id"), nullable=True),
 )
 
+# Restore tests people record (`secbase backup restored`): no repository can show one.
+restore_tests = sa.Table(
+    "restore_tests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("organisation", sa.String(64), nullable=False, index=True),
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("tested_on", sa.Date, nullable=False),
+    sa.Column("worked", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("recorded_by", sa.String(128), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
 
 def default_db_url() -> str:
     """SECBASE_DB if set, else a SQLite file in the user's data directory."""
@@ -124,6 +139,17 @@ def db_url(value: str) -> str:
     if "://" in value:
         return value
     return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def store_exists(url: str) -> bool:
+    """False only for a SQLite file that is not there yet (opening a store creates it)."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return True  # opening it says what is wrong
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return True
+    return Path(parsed.database).exists()
 
 
 @dataclass(frozen=True)
@@ -156,6 +182,7 @@ class StoredFinding(Finding):
     is_accepted: bool = False  # open, and its acceptance runs through today
 
 
+RESTORE_NOTE_CHARS = 2000
 ACCEPT_MIN_PREFIX = 6  # characters of a fingerprint that may stand for it, when they match one finding
 _HEX = re.compile(r"[0-9a-f]+")
 _NO_ACCEPTANCE: dict[str, Any] = {
@@ -357,6 +384,92 @@ class Store:
             conn.execute(findings.update().where(findings.c.fingerprint == fpr).values(**_NO_ACCEPTANCE))
             [after] = _read_findings(conn, [findings.c.fingerprint == fpr], now)
         return after, before.acceptance
+
+    def record_restore(
+        self,
+        organisation: str,
+        source: str,
+        *,
+        tested_on: date,
+        note: str,
+        by: str,
+        worked: bool = True,
+        now: datetime | None = None,
+    ) -> RestoreTest:
+        """Record a restore test of one backup source, made on ``tested_on`` (today or before); return it.
+
+        The caller makes sure the organisation declares that source (see `backup_sources`).
+
+        Example:
+            store.record_restore("alder", "fileserver", tested_on=date(2026, 11, 20),
+                                 note="Restored /finance to a spare disk; files opened.", by="ana")
+        """
+        now = now or datetime.now().astimezone()
+        note, by = " ".join(note.split()), by.strip()  # one line, however it was typed
+        if not note:
+            raise SecbaseError("give a note: what was restored, where to, and did it open?")
+        if len(note) > RESTORE_NOTE_CHARS:
+            raise SecbaseError(f"the note is longer than {RESTORE_NOTE_CHARS} characters; keep it short")
+        if not by:
+            raise SecbaseError("give the name of who made the restore test")
+        if len(by) > 128:
+            raise SecbaseError("the name of who made the restore test is longer than 128 characters")
+        if tested_on > now.date():
+            raise SecbaseError(f"{tested_on} is in the future: record a restore test once it is done")
+        test = RestoreTest(
+            organisation=organisation,
+            source=source,
+            tested_on=tested_on,
+            worked=worked,
+            note=note,
+            by=by,
+            recorded_at=now.astimezone(UTC),
+        )
+        with self._tx() as conn:
+            conn.execute(
+                restore_tests.insert().values(
+                    organisation=organisation,
+                    source=source,
+                    tested_on=tested_on,
+                    worked=worked,
+                    note=note,
+                    recorded_by=by,
+                    recorded_at=test.recorded_at,
+                )
+            )
+        return test
+
+    def restore_tests(self, *, organisation: str | None = None) -> list[RestoreTest]:
+        """The restore tests recorded (of one organisation, or all), oldest first."""
+        query = sa.select(restore_tests).order_by(
+            restore_tests.c.tested_on, restore_tests.c.recorded_at, restore_tests.c.id
+        )
+        if organisation is not None:
+            query = query.where(restore_tests.c.organisation == organisation)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            RestoreTest(
+                organisation=r["organisation"],
+                source=r["source"],
+                tested_on=r["tested_on"],
+                worked=bool(r["worked"]),
+                note=r["note"],
+                by=r["recorded_by"],
+                recorded_at=r["recorded_at"],
+            )
+            for r in rows
+        ]
+
+    def backup_sources(self, organisation: str) -> set[str]:
+        """The backup sources of an organisation that some stored scan has looked at."""
+        query = (
+            sa.select(results.c.target)
+            .where(results.c.organisation == organisation, results.c.check_id.startswith("backup."))
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return {str(t) for t in conn.execute(query).scalars()}
 
 
 def _accepted_on(day: date) -> sa.ColumnElement[bool]:

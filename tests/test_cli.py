@@ -369,3 +369,151 @@ def test_extra_ports_reach_the_net_checks(lab: Lab, tmp_path: Path) -> None:
     )
     subjects = {r["subject"] for r in json.loads(out)["results"]}
     assert {"9000/tcp", "9001/tcp"} <= subjects, subjects
+
+
+# Restore tests: recorded by hand (no repository can show one), read by the next scan.
+
+
+@pytest.fixture
+def dumps_town(tmp_path: Path) -> Path:
+    """A config whose only target is a folder of dumps: scanning it needs no network."""
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "permits-2026-11-24.sql").write_text("-- a dump\n" * 50)
+    town = tmp_path / "town.yml"
+    town.write_text(
+        "version: 1\norganisations:\n  - id: alder\n    name: Village of Alder\n    backups:\n"
+        f"      - name: dumps\n        kind: folder\n        location: {dumps}\n"
+    )
+    return town
+
+
+def _restore_verdict(town: Path, *store: str) -> dict[str, str]:
+    code, out, _ = run("scan", str(town), "--checks", "backup.restore_tested", "--json", "-", *store)
+    assert code == 0, out
+    [row] = json.loads(out)["results"]
+    return {"status": row["status"], "summary": row["summary"], "evidence": row["evidence"]}
+
+
+def test_a_recorded_restore_test_makes_the_next_scan_pass(dumps_town: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    before = _restore_verdict(dumps_town, "--db", db)
+    assert before["status"] == "warn"
+    assert "secbase backup restored alder dumps --date" in before["summary"]
+    day = _in_days(-3)
+    code, out, err = run(
+        "backup", "restored", "alder", "dumps", "--date", day, "--note", "Loaded the dump on a test server.",
+        "--by", "ana", "--db", db,
+    )  # fmt: skip
+    assert code == 0, err
+    assert day in out and "worked" in out and "Loaded the dump on a test server." in out
+    assert "the next scan's backup.restore_tested reads it" in err
+    after = _restore_verdict(dumps_town, "--db", db)
+    assert after["status"] == "pass" and "3 days ago" in after["summary"]
+    assert "ana" in after["evidence"]
+    code, out, _ = run("backup", "restores", "--org", "alder", "--json", "--db", db)
+    [listed] = json.loads(out)
+    assert listed["source"] == "dumps" and listed["tested_on"] == day and listed["worked"] is True
+
+
+def test_a_failed_restore_test_warns(dumps_town: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    code, _, err = run("backup", "restored", "alder", "dumps", "--note", "Half the tables were empty.",
+                       "--failed", "--config", str(dumps_town), "--db", db)  # fmt: skip
+    assert code == 0, err
+    _, out, _ = run("backup", "restores", "--db", db)
+    assert "DID NOT WORK" in out and "Half the tables were empty." in out
+    verdict = _restore_verdict(dumps_town, "--db", db)
+    assert verdict["status"] == "warn" and "did not work" in verdict["summary"]
+
+
+def test_a_scan_without_storing_still_reads_the_restore_tests(dumps_town: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    run(
+        "backup",
+        "restored",
+        "alder",
+        "dumps",
+        "--note",
+        "Loaded it.",
+        "--config",
+        str(dumps_town),
+        "--db",
+        db,
+    )
+    assert _restore_verdict(dumps_town, "--no-store", "--db", db)["status"] == "pass"
+    st = Store(db_url(db))
+    assert st.scans() == []  # nothing stored
+    st.close()
+
+
+def test_a_scan_without_storing_creates_no_store(dumps_town: Path, tmp_path: Path) -> None:
+    db = tmp_path / "never.db"
+    assert _restore_verdict(dumps_town, "--no-store", "--db", str(db))["status"] == "warn"
+    assert not db.exists()
+
+
+def test_an_unreadable_store_is_could_not_check_without_storing(dumps_town: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_text("this is not sqlite" * 100)
+    verdict = _restore_verdict(dumps_town, "--no-store", "--db", str(bad))
+    assert verdict["status"] == "error"
+    assert "restore tests could not be read" in verdict["summary"]
+
+
+def test_an_unreadable_store_stops_a_storing_scan_before_it_starts(dumps_town: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_text("this is not sqlite" * 100)
+    code, out, err = run("scan", str(dumps_town), "--db", str(bad))
+    assert code == 2 and out == ""
+    assert err.startswith("secbase: cannot open the store") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["alder", "dump"],
+            "alder has no backup source named 'dump' in the stored scans; its sources there: dumps;",
+        ),
+        (
+            ["alder", "nas", "--config", "{town}"],
+            "alder has no backup source named 'nas' in {town}; its sources",
+        ),
+        (["birch", "dumps", "--config", "{town}"], "no organisation with the id 'birch'"),
+        (["alder", "dumps", "--date", "2026-02-30"], "--date takes a day written YYYY-MM-DD"),
+        (["alder", "dumps", "--date", "{future}"], "is in the future: record a restore test once it is done"),
+        (["alder", "dumps", "--note", " "], 'give --note "what you restored'),
+    ],
+)
+def test_backup_restored_refuses_with_one_line_and_exit_2(
+    dumps_town: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    db = str(tmp_path / "s.db")
+    _restore_verdict(dumps_town, "--db", db)  # a stored scan has looked at alder's "dumps"
+    fill = {"town": str(dumps_town), "future": _in_days(2)}
+    args = [a.format(**fill) for a in args]
+    note = [] if "--note" in args else ["--note", "Restored it."]
+    code, out, err = run("backup", "restored", *args, *note, "--db", db)
+    assert code == 2 and out == ""
+    assert message.format(**fill) in err and len(err.strip().splitlines()) == 1
+    st = Store(db_url(db))
+    assert st.restore_tests() == []
+    st.close()
+
+
+def test_a_restore_note_cannot_reach_the_terminal_raw(dumps_town: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    code, out, _ = run("backup", "restored", "alder", "dumps", "--note", "ok\x1b[2J\u202edone", "--config",
+                       str(dumps_town), "--db", db)  # fmt: skip
+    assert code == 0
+    _, listed, _ = run("backup", "restores", "--db", db)
+    for text in (out, listed):
+        assert "\x1b" not in text and "\u202e" not in text and "ok\\x1b[2J" in text
+
+
+@pytest.mark.parametrize("command", [["backup"], ["backup", "restored"], ["backup", "restores"]])
+def test_backup_help_teaches_restore_tests_with_an_example(command: list[str]) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0 and "Example" in out
+    assert "secbase backup restore" in out

@@ -11,6 +11,7 @@ from secbase.lab import Lab
 from secbase.model import Result, Status, Target
 from secbase.plugins import CheckRegistry, check
 from secbase.probes import Probe
+from secbase.probes.restore import NOT_READ
 from secbase.scan import default_probes, run_scan
 
 
@@ -121,3 +122,12 @@ def test_a_derived_value_is_kept_only_once_it_is_finished() -> None:
     assert facts.derive(("x", "alder.test"), compute) == "nodata"
     assert facts.derive(("x", "alder.test"), compute) == "nodata"
     assert len(calls) == 2  # once unfinished, once finished, never again
+
+
+def test_without_restore_records_restore_tested_says_it_could_not_check(
+    lab_config: LoadedConfig, registry: CheckRegistry
+) -> None:
+    outcome = run_scan(lab_config.config, registry.select(["backup.restore_tested"]), org_ids=["birch"])
+    [result] = outcome.results
+    assert result.status is Status.ERROR
+    assert result.summary == "Could not check: " + NOT_READ

@@ -29,6 +29,7 @@ from secbase.store import (
     db_url,
     default_db_url,
     metadata,
+    store_exists,
 )
 
 T0 = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
@@ -419,3 +420,56 @@ def test_a_store_of_the_first_version_opens_with_its_findings_unaccepted(tmp_pat
         command.downgrade(cfg, "0001")
         assert "accepted_until" not in {c["name"] for c in sa.inspect(conn).get_columns("findings")}
     engine.dispose()
+
+
+# Restore tests: recorded by hand, read back by the scan (backup.restore_tested).
+
+
+def test_restore_tests_are_kept_and_read_back_oldest_first(store: Store) -> None:
+    store.record_restore("alder", "nas", tested_on=date(2026, 10, 1), note="late", by="bo", now=NOW)
+    store.record_restore("alder", "files", tested_on=date(2026, 9, 1), note="early", by="ana", now=NOW)
+    store.record_restore(
+        "birch", "nas", tested_on=date(2026, 9, 15), note="x", by="cy", worked=False, now=NOW
+    )
+    assert [t.note for t in store.restore_tests()] == ["early", "x", "late"]
+    [birch] = store.restore_tests(organisation="birch")
+    assert birch.worked is False and birch.by == "cy" and birch.recorded_at == NOW
+    assert birch.tested_on == date(2026, 9, 15)
+
+
+def test_a_restore_note_is_kept_on_one_line(store: Store) -> None:
+    test = store.record_restore(
+        "alder", "nas", tested_on=date(2026, 10, 1), note=" a\n\tb  c ", by="ana", now=NOW
+    )
+    assert test.note == "a b c"
+    assert store.restore_tests()[0].note == "a b c"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"note": "  "}, "give a note"),
+        ({"note": "x" * 2001}, "longer than 2000 characters"),
+        ({"by": " "}, "give the name of who made the restore test"),
+        ({"tested_on": date(2026, 11, 3)}, "2026-11-03 is in the future"),
+    ],
+)
+def test_a_restore_test_is_refused_with_one_line(store: Store, change: dict[str, Any], message: str) -> None:
+    args: dict[str, Any] = {"tested_on": date(2026, 11, 2), "note": "Restored.", "by": "ana", "now": NOW}
+    with pytest.raises(SecbaseError, match=message):
+        store.record_restore("alder", "nas", **{**args, **change})
+    assert store.restore_tests() == []
+
+
+def test_the_backup_sources_a_stored_scan_looked_at(store: Store) -> None:
+    assert store.backup_sources("alder") == set()
+    record(store, [res(Status.PASS, check="backup.fresh", target="nas"), res(Status.FAIL)], T0)
+    assert store.backup_sources("alder") == {"nas"}
+    assert store.backup_sources("birch") == set()
+
+
+def test_a_missing_sqlite_file_is_no_store_yet(tmp_path: Path) -> None:
+    assert not store_exists(db_url(str(tmp_path / "none.db")))
+    (tmp_path / "there.db").write_bytes(b"")
+    assert store_exists(db_url(str(tmp_path / "there.db")))
+    assert store_exists("postgresql://clerk@127.0.0.1:1/secbase")  # only opening it can tell

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from secbase.errors import LabError
+from secbase.facts import RestoreTest
 from secbase.lab._running import Running
-from secbase.lab.backups import LabBackups, build_backups
+from secbase.lab.backups import LabBackups, build_backups, restore_tests
 from secbase.lab.dns import LabDnsServer
 from secbase.lab.mail import LabMailServer
 from secbase.lab.pki import LabPki
@@ -45,6 +46,11 @@ class Lab(Running):
     @property
     def config_path(self) -> Path:
         return self.workdir / "lab.yml"
+
+    @property
+    def restore_tests(self) -> tuple[RestoreTest, ...]:
+        """The restore tests the lab's towns recorded, for the store or for run_scan (backup.restore_tested)."""
+        return restore_tests(self.now)
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)

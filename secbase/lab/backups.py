@@ -18,6 +18,10 @@ What is planted, per town:
 - dogwood: a restic repository with a damaged data pack (`restic check` fails), the newest snapshot 22
   hours old (over 80% of its 26 h RPO: a warning).
 - elm: a restic repository and its resticprofile file that do not exist: nothing can be checked.
+
+Restore tests (`restore_tests`, recorded in the store by the demo, handed to the scan by the tests):
+alder's worked 20 days ago; birch's worked 200 days ago (too long ago); cedar has none; dogwood's did not
+work 10 days ago; elm's worked 30 days ago, but its repository cannot be read today.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 from secbase.errors import LabError
+from secbase.facts import RestoreTest
 
 BACKUPS_DIR = "backups"
 RESTIC_PASSWORD = "lab-restic-password-not-secret"
@@ -179,6 +184,31 @@ class LabBackups:
 
 def backup_root(workdir: Path) -> Path:
     return (workdir / BACKUPS_DIR).absolute()
+
+
+# (organisation, source, days ago, worked, note) of each planted restore test.
+RESTORE_TESTS = (
+    ("alder", "fileserver", 20, True, "Restored the finance folder to a spare disk; every file opened."),
+    ("birch", "town-hall", 200, True, "Restored the permits database to a test server; it started."),
+    ("dogwood", "records", 10, False, "Restore stopped at 40%: a data file is damaged."),
+    ("elm", "nas", 30, True, "Restored a folder of scans; they opened."),
+)
+
+
+def restore_tests(now: datetime) -> tuple[RestoreTest, ...]:
+    """The lab's planted restore tests, dated back from `now` (its day, in UTC)."""
+    return tuple(
+        RestoreTest(
+            organisation=org,
+            source=source,
+            tested_on=(now - timedelta(days=days)).astimezone(UTC).date(),
+            worked=worked,
+            note=note,
+            by="lab",
+            recorded_at=now - timedelta(days=days),
+        )
+        for org, source, days, worked, note in RESTORE_TESTS
+    )
 
 
 def build_backups(workdir: Path, now: datetime) -> LabBackups:

@@ -16,6 +16,7 @@ import jinja2
 
 from secbase._version import __version__
 from secbase.config import Config
+from secbase.facts import RestoreTest
 from secbase.model import Result, Severity, Status
 from secbase.parse import UNSAFE_CHARS
 from secbase.plugins import Check
@@ -258,3 +259,23 @@ def render_findings(
             Severity=Severity,
         )
     )
+
+
+def render_restores(tests: Sequence[RestoreTest], *, as_json: bool) -> str:
+    """The restore tests recorded, newest first: what a council or an auditor asks to see."""
+    newest_first = sorted(tests, key=lambda t: (t.tested_on, t.recorded_at), reverse=True)
+    if as_json:
+        rows = [
+            {
+                "organisation": t.organisation,
+                "source": t.source,
+                "tested_on": t.tested_on.isoformat(),
+                "worked": t.worked,
+                "note": t.note,
+                "by": t.by,
+                "recorded_at": t.recorded_at.isoformat(),
+            }
+            for t in newest_first
+        ]
+        return json.dumps(rows, indent=2) + "\n"
+    return _env().get_template("restores.txt.j2").render(tests=newest_first)

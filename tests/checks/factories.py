@@ -49,6 +49,8 @@ from secbase.facts import (
     BackupRepository,
     BackupRetention,
     BackupSnapshot,
+    RestoreAnswer,
+    RestoreTest,
     TlsAnswer,
     TlsCertificate,
     TlsOutcome,
@@ -56,6 +58,7 @@ from secbase.facts import (
     TlsSuite,
     backup_config_key,
     backup_key,
+    restore_key,
     tls_key,
 )
 from secbase.lab.dnssec import sign_zone
@@ -527,3 +530,34 @@ def backup_config(
     repos = repositories or (BackupRepository(spec.location, spec.remote),)
     found = tuple(plans) if plans is not None else (BackupPlan("", repositories=repos, retention=keep),)
     return key, BackupConfigAnswer(tool, spec.config_file, outcome, plans=found)
+
+
+# --- restore tests (from the store) -----------------------------------------------------------------
+
+
+def restore_test(
+    spec: BackupSpec,
+    days_ago: int,
+    *,
+    worked: bool = True,
+    org: str = "alder",
+    note: str = "",
+    now: datetime = NOW,
+) -> RestoreTest:
+    """A restore test of the source recorded `days_ago` days before `now`."""
+    return RestoreTest(
+        organisation=org,
+        source=spec.name,
+        tested_on=(now - timedelta(days=days_ago)).date(),
+        worked=worked,
+        note=note or f"Restored a folder of {spec.name}; the files opened.",
+        by="ana",
+        recorded_at=now - timedelta(days=days_ago),
+    )
+
+
+def restores(
+    spec: BackupSpec, *tests: RestoreTest, org: str = "alder", reason: str = ""
+) -> tuple[FactKey, RestoreAnswer]:
+    """The restore tests recorded for the source (none by default); `reason`: the store could not be read."""
+    return restore_key(org, spec.name), RestoreAnswer(tests=tests, reason=reason)

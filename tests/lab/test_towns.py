@@ -15,6 +15,7 @@ from secbase.config import LoadedConfig
 from secbase.lab import Lab
 from secbase.model import Status
 from secbase.plugins import CheckRegistry
+from secbase.probes.restore import RestoreBook
 from secbase.scan import ScanOutcome, run_scan
 
 EXPECTED = {
@@ -107,6 +108,7 @@ EXPECTED = {
     ("alder", "fileserver", "backup.fresh", ""): "pass",
     ("alder", "fileserver", "backup.integrity", ""): "pass",
     ("alder", "fileserver", "backup.offsite", "organisation"): "pass",
+    ("alder", "fileserver", "backup.restore_tested", ""): "pass",
     ("alder", "fileserver", "backup.retention", ""): "pass",
     ("alder", "gw.alder.test", "net.service.risky", "10000/webmin"): "pass",
     ("alder", "gw.alder.test", "net.service.risky", "102/s7"): "pass",
@@ -291,6 +293,7 @@ EXPECTED = {
     ("birch", "town-hall", "backup.fresh", ""): "fail",
     ("birch", "town-hall", "backup.integrity", ""): "pass",
     ("birch", "town-hall", "backup.offsite", "organisation"): "fail",
+    ("birch", "town-hall", "backup.restore_tested", ""): "warn",
     ("birch", "town-hall", "backup.retention", ""): "fail",
     ("birch", "www.birch.test", "tls.certificate.expiry", ""): "fail",
     ("birch", "www.birch.test", "tls.certificate.hostname", ""): "pass",
@@ -380,6 +383,7 @@ EXPECTED = {
     ("cedar", "database-dumps", "backup.fresh", ""): "pass",
     ("cedar", "database-dumps", "backup.integrity", ""): "not_applicable",
     ("cedar", "database-dumps", "backup.offsite", "organisation"): "fail",
+    ("cedar", "database-dumps", "backup.restore_tested", ""): "warn",
     ("cedar", "database-dumps", "backup.retention", ""): "error",
     ("cedar", "old-cedar.test", "dns.caa", ""): "warn",
     ("cedar", "old-cedar.test", "dns.dnssec", ""): "warn",
@@ -651,6 +655,7 @@ EXPECTED = {
     ("dogwood", "records", "backup.fresh", ""): "warn",
     ("dogwood", "records", "backup.integrity", ""): "fail",
     ("dogwood", "records", "backup.offsite", "organisation"): "fail",
+    ("dogwood", "records", "backup.restore_tested", ""): "warn",
     ("dogwood", "records", "backup.retention", ""): "pass",
     ("dogwood", "townhall.dogwood.county.test", "net.service.risky", "10000/webmin"): "pass",
     ("dogwood", "townhall.dogwood.county.test", "net.service.risky", "102/s7"): "pass",
@@ -760,6 +765,7 @@ EXPECTED = {
     ("elm", "nas", "backup.fresh", ""): "error",
     ("elm", "nas", "backup.integrity", ""): "error",
     ("elm", "nas", "backup.offsite", "organisation"): "error",
+    ("elm", "nas", "backup.restore_tested", ""): "error",
     ("elm", "nas", "backup.retention", ""): "error",
     ("elm", "www.elm.test", "tls.certificate.expiry", ""): "error",
     ("elm", "www.elm.test", "tls.certificate.hostname", ""): "error",
@@ -783,7 +789,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def outcome(lab: Lab, lab_config: LoadedConfig, registry: CheckRegistry) -> ScanOutcome:
-    return run_scan(lab_config.config, registry.select())
+    return run_scan(lab_config.config, registry.select(), restores=RestoreBook(tests=lab.restore_tests))
 
 
 def test_every_lab_result_is_the_planted_one(outcome: ScanOutcome) -> None:
