@@ -165,8 +165,8 @@ def capture_probes() -> dict[str, Any]:
     captured: dict[str, Any] = {}
     default_probes = scan_module.default_probes
 
-    def capturing(config: Config) -> dict[str, Any]:
-        probes = default_probes(config)
+    def capturing(config: Config, *args: Any, **kw: Any) -> dict[str, Any]:
+        probes = default_probes(config, *args, **kw)
         captured.clear()
         captured.update(probes)
         return probes

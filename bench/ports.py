@@ -39,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for bench._commo
 from bench._common import (
     LabProcess,
     answer_commands,
-    capture_probes,
     date,
     fmt_counts,
     load,
@@ -168,7 +167,16 @@ def scan_worker(spec_path: Path, out_path: Path) -> int:
         }
     )
     checks = load_checks().select(["net.*"])
-    captured = capture_probes()  # to read the ports probe's runs
+    # The ports probe of the latest run_scan, to read its nmap runs: caught as it is made, whatever else
+    # default_probes takes and makes.
+    made: list[PortsProbe] = []
+    original_init = PortsProbe.__init__
+
+    def init(self: PortsProbe, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        made[:] = [self]
+
+    PortsProbe.__init__ = init  # type: ignore[method-assign]
     inside: list[dict[str, Any]] = []  # python-nmap's scan() calls of the current secbase run
     original_scan = nmap.PortScanner.scan
 
@@ -214,7 +222,7 @@ def scan_worker(spec_path: Path, out_path: Path) -> int:
         t0 = time.perf_counter()
         outcome = scan_module.run_scan(config, checks)
         wall = time.perf_counter() - t0
-        ports_probe = captured["ports"]
+        ports_probe = made[0]
         found = sum(
             1
             for r in outcome.results

@@ -118,7 +118,6 @@ class HttpProbe:
         self.timeout_s = timeout_s
         self.limiter = limiter
         self._trust = TrustBundle(ca_file)
-        self.ca_bundle = str(self._trust.path)
 
     def close(self) -> None:
         """Remove the temporary CA bundle."""
@@ -230,7 +229,7 @@ class HttpProbe:
                 request,
                 stream=True,
                 timeout=(self.timeout_s, self.timeout_s),
-                verify=self.ca_bundle,
+                verify=str(self._trust.path),
                 proxies={},
             )
             try:

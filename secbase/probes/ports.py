@@ -17,7 +17,7 @@ import queue
 import shutil
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -55,22 +55,68 @@ MAX_RUNS = 4  # nmap runs at the same time
 # When a batch runs. The scan's first round (the checks' first questions, before any fact is known) is
 # asked in one turn of the event loop: every host declared by address. Its batch runs as soon as a turn
 # passes without a new key (a fixed wait here was 26 ms of the benchmark's 0.3 s). Keys asked for later
-# (hosts declared by name, each when its DNS answers are in: the lab's came in waves 5 to 7 ms apart)
-# cannot be told complete from inside the probe: they wait COLLECT_S after the last key, so that one
-# round stays one run...
+# (hosts declared by name, each when its DNS answers are in) cannot be told complete from inside the
+# probe: they wait COLLECT_S after the last key, so that one round stays one run. Measured on the lab
+# (bench/ports.py --names): 50 names' keys come in two waves up to 8 ms apart; a 10 ms window split the
+# round into two nmap runs (32 and 18 hosts) in 4 scans of 15 on a loaded machine, so 20 ms stays. 200
+# names' waves are up to 45 ms apart, which no short window spans: telling a round complete for sure
+# needs the scan to say that no other fact is still in flight...
 COLLECT_S = 0.02
-MAX_WAIT_S = 0.5  # ...but no batch waits longer than this after its first key
+MAX_WAIT_S = 0.5  # ...and no batch waits longer than this after its first key
 HOST_BUDGET = 10  # a host's time-out: this many scan time-outs, plus the time its ports take at the rate
 RUN_SLACK_S = 30.0  # on top of the host time-out, before a whole nmap run is given up
 REASON_CHARS = 300
 
 # python-nmap's PortScanner runs `nmap -V` when made (14 ms on the benchmark's CPU): scanners are kept for
 # the life of the process, per nmap program, and lent to one scan at a time.
-_SCANNERS: dict[str, queue.SimpleQueue[nmap.PortScanner]] = {}
+_SCANNERS: dict[str, queue.SimpleQueue[_Scanner]] = {}
 _MAKING = threading.Lock()  # one `nmap -V` at a time: a scan waits for the warm-up rather than repeat it
 
 
-def _borrow_scanner(path: str) -> nmap.PortScanner:
+class _Scanner(nmap.PortScanner):  # type: ignore[misc]  # python-nmap has no type hints
+    """python-nmap's scanner (it finds nmap, checks its version, runs it, bounds its time, sorts its error
+    lines from its warnings), reading nmap's XML once, for the probe.
+
+    python-nmap's own reading builds a dictionary of eight fields for every port nmap lists, and leaves out
+    what the probe needs most: the ports nmap folds into `extraports` (every closed port, on most hosts)
+    and the hosts it gave up on (`timedout`). The probe then parsed the same XML a second time. Here the
+    parsed tree is kept for read_scan instead, and python-nmap's result has its run's figures only.
+    """
+
+    root: ET.Element | None = None  # the last run's XML, parsed
+    errors: tuple[str, ...] = ()  # the last run's error lines from nmap (not its warnings)
+
+    def analyse_nmap_xml_scan(
+        self,
+        nmap_xml_output: bytes | str | None = None,
+        nmap_err: str = "",
+        nmap_err_keep_trace: list[str] | str = "",
+        nmap_warn_keep_trace: list[str] | str = "",
+    ) -> dict[str, Any]:
+        if nmap_xml_output is not None:
+            self._nmap_last_output = nmap_xml_output
+        self.root, self.errors = None, tuple(nmap_err_keep_trace)
+        try:
+            root = ET.fromstring(self._nmap_last_output)
+        except ET.ParseError:  # as python-nmap: no XML at all, so nmap failed; say what it said
+            raise nmap.PortScannerError(nmap_err or self._nmap_last_output) from None
+        self.root = root
+        finished = root.find("runstats/finished")
+        scaninfo: dict[str, Any] = {"error": list(self.errors)} if self.errors else {}
+        if nmap_warn_keep_trace:
+            scaninfo["warning"] = list(nmap_warn_keep_trace)
+        self._scan_result = {
+            "nmap": {
+                "command_line": root.get("args"),
+                "scaninfo": scaninfo,
+                "scanstats": {"elapsed": finished.get("elapsed") if finished is not None else None},
+            },
+            "scan": {},  # read_scan reads the hosts from the tree
+        }
+        return self._scan_result
+
+
+def _borrow_scanner(path: str) -> _Scanner:
     """A scanner for the nmap at `path`, made if none is free; nmap.PortScannerError if it does not start."""
     pool = _SCANNERS.setdefault(path, queue.SimpleQueue())
     with contextlib.suppress(queue.Empty):  # none free: make one below
@@ -79,7 +125,7 @@ def _borrow_scanner(path: str) -> nmap.PortScanner:
         try:
             return pool.get_nowait()  # the warm-up made one while this thread waited
         except queue.Empty:
-            return nmap.PortScanner(nmap_search_path=(path,))
+            return _Scanner(nmap_search_path=(path,))
 
 
 def _have_scanner() -> bool:
@@ -88,7 +134,7 @@ def _have_scanner() -> bool:
     return path is None or not _SCANNERS.get(path, queue.SimpleQueue()).empty()
 
 
-def _return_scanner(path: str, scanner: nmap.PortScanner) -> None:
+def _return_scanner(path: str, scanner: _Scanner) -> None:
     _SCANNERS.setdefault(path, queue.SimpleQueue()).put(scanner)
 
 
@@ -288,13 +334,13 @@ class PortsProbe:
             )
         run_timeout = self.host_timeout(len(ports)) + RUN_SLACK_S
         try:
-            result = scanner.scan(
+            scanner.scan(
                 hosts=" ".join(wanted),
                 ports=port_ranges(ports),
                 arguments=self.arguments(len(wanted), len(ports), ipv6=ipv6),
                 timeout=run_timeout,
             )
-            xml = scanner.get_nmap_last_output()
+            root, errors = scanner.root, scanner.errors
         except nmap.PortScannerTimeout:
             return every(PortsOutcome.TIMEOUT, f"nmap did not finish within {run_timeout:g} s")
         except nmap.PortScannerError as exc:
@@ -302,32 +348,30 @@ class PortsProbe:
             return every(PortsOutcome.ERROR, f"nmap failed: {_plain(str(exc))}")
         finally:
             _return_scanner(path, scanner)
-        return read_scan(result, xml, wanted, ports, host_timeout_s=self.host_timeout(len(ports)))
+        if root is None:  # cannot happen: scan() returns only once the XML is read
+            return every(PortsOutcome.ERROR, "nmap's output was not read")
+        return read_scan(root, wanted, ports, host_timeout_s=self.host_timeout(len(ports)), errors=errors)
 
 
 def read_scan(
-    result: Mapping[str, Any],
-    xml: bytes | str,
+    xml: bytes | str | ET.Element,
     addresses: Iterable[str],
     ports: tuple[int, ...],
     *,
     host_timeout_s: float,
+    errors: Iterable[str] = (),
 ) -> dict[str, PortsAnswer]:
-    """Each address's answer from python-nmap's result and nmap's XML.
+    """Each address's answer from nmap's XML (text, or the tree the scanner parsed) and its error lines.
 
-    python-nmap lists the ports nmap lists one by one; nmap folds 26 or more ports of one state into an
-    `extraports` element (with the ports named in `extrareasons`), and marks a host it gave up on with
-    `timedout`: python-nmap drops both, so they are read from the XML it kept.
+    nmap lists ports one by one, but folds 26 or more ports of one state into an `extraports` element
+    (naming them in `extrareasons`), and marks a host it gave up on with `timedout`: all three are read.
     """
-    scanned = {_canonical(a): h for a, h in dict(result.get("scan") or {}).items()}
-    extra = _read_xml(xml)
-    nmap_errors = " ".join(
-        str(e).strip() for e in (result.get("nmap", {}).get("scaninfo", {}).get("error") or ())
-    )
+    hosts = _read_xml(xml)
+    nmap_errors = " ".join(str(e).strip() for e in errors)
     out: dict[str, PortsAnswer] = {}
     for address in addresses:
-        host = scanned.get(address)
-        if address in extra.timed_out:
+        host = hosts.get(address)
+        if host is not None and host.timed_out:
             out[address] = PortsAnswer(
                 address,
                 ports,
@@ -335,21 +379,20 @@ def read_scan(
                 reason=f"the port scan of {address} did not finish within the host time-out of {host_timeout_s:g} s",
             )
             continue
-        if host is None and address not in extra.folded:
+        if host is None:
             why = f": {_plain(nmap_errors)}" if nmap_errors else ""
             out[address] = PortsAnswer(
                 address, ports, PortsOutcome.ERROR, reason=f"nmap said nothing about {address}{why}"
             )
             continue
         # A port's word: nmap's own line for it, else the folded ports' state, else the state of the rest.
-        rest = extra.rest.get(address)
-        words = dict.fromkeys(ports, rest) if rest is not None else {}
-        words.update(extra.folded.get(address, {}))
-        for p, info in dict((host or {}).get("tcp") or {}).items():
-            if word := str(info.get("state", "")):
-                words[int(p)] = word
-        states = [(p, _STATES.get(w, PortState.FILTERED)) for p in ports if (w := words.get(p)) is not None]
-        missing = [p for p in ports if words.get(p) is None] if len(states) < len(ports) else []
+        if host.rest is not None:
+            words = dict.fromkeys(ports, host.rest)
+            words.update(host.words)
+        else:
+            words = host.words
+        states = [(p, _STATES.get(w, PortState.FILTERED)) for p in ports if (w := words.get(p))]
+        missing = [p for p in ports if not words.get(p)] if len(states) < len(ports) else []
         if missing:
             out[address] = PortsAnswer(
                 address,
@@ -364,37 +407,48 @@ def read_scan(
 
 
 @dataclass
-class _Xml:
-    """What python-nmap leaves out of nmap's XML, per address."""
+class _Host:
+    """What nmap's XML says about one address."""
 
-    folded: dict[str, dict[int, str]] = field(default_factory=dict)  # port -> state of the folded ports
-    rest: dict[str, str] = field(default_factory=dict)  # the state of every unlisted port, if nmap says
-    timed_out: set[str] = field(default_factory=set)
+    words: dict[int, str]  # port -> nmap's word for it: listed, or folded and named
+    rest: str | None  # the state of every port neither listed nor named, if nmap says (before 7.80)
+    timed_out: bool
 
 
-def _read_xml(xml: bytes | str) -> _Xml:
-    out = _Xml()
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return out  # python-nmap has parsed it already, so this cannot happen; nothing more to read then
-    for host in root.iter("host"):
+def _read_xml(xml: bytes | str | ET.Element) -> dict[str, _Host]:
+    if isinstance(xml, ET.Element):
+        root = xml
+    else:
+        try:
+            root = ET.fromstring(xml)
+        except ET.ParseError:
+            return {}  # nothing to read: every address is one nmap said nothing about
+    out: dict[str, _Host] = {}
+    for host in root.iterfind("host"):
         addr = next(
-            (a.get("addr") for a in host.iter("address") if a.get("addrtype") in ("ipv4", "ipv6")), None
+            (a.get("addr") for a in host.iterfind("address") if a.get("addrtype") in ("ipv4", "ipv6")), None
         )
         if addr is None:
             continue
-        address = _canonical(addr)
-        if host.get("timedout") == "true":
-            out.timed_out.add(address)
-        states = out.folded.setdefault(address, {})
-        extras = host.findall("ports/extraports")
-        for extra in extras:
-            if state := extra.get("state", ""):  # no word at all: as if the port were not folded
-                for reasons in extra.findall("extrareasons"):
-                    states.update(dict.fromkeys(parse_port_ranges(reasons.get("ports") or ""), state))
-        if len(extras) == 1 and not any(r.get("ports") for r in extras[0].findall("extrareasons")):
-            out.rest[address] = extras[0].get("state", "")  # nmap before 7.80 does not name folded ports
+        folded: dict[int, str] = {}
+        listed: dict[int, str] = {}
+        extras = []
+        for item in host.iterfind("ports/*"):
+            # An empty word is no word: the port is left to the next source, or to "no state", an error.
+            if item.tag == "port":
+                line = item.find("state")
+                if item.get("protocol") == "tcp" and line is not None and (word := line.get("state")):
+                    listed[int(item.get("portid", "0"))] = word
+            elif item.tag == "extraports":
+                extras.append(item)
+                if word := item.get("state"):
+                    for reasons in item.iterfind("extrareasons"):
+                        folded.update(dict.fromkeys(parse_port_ranges(reasons.get("ports") or ""), word))
+        rest = None
+        if len(extras) == 1 and not any(r.get("ports") for r in extras[0].iterfind("extrareasons")):
+            rest = extras[0].get("state") or None  # nmap before 7.80 does not name folded ports
+        folded.update(listed)  # a port's own line wins over a folded list
+        out[_canonical(addr)] = _Host(folded, rest, host.get("timedout") == "true")
     return out
 
 

@@ -225,8 +225,8 @@ RUNSTATS = '<runstats><finished elapsed="0.1" timestr="x"/><hosts up="1" down="0
 
 def test_an_address_nmap_says_nothing_about_is_an_error() -> None:
     xml = XML_HEAD + RUNSTATS + "</nmaprun>"
-    result = {"nmap": {"scaninfo": {"error": ["Failed to resolve something\n"]}}, "scan": {}}
-    answers = read_scan(result, xml, [NET + "9"], (22,), host_timeout_s=30)
+    errors = ["Failed to resolve something\n"]  # nmap's error lines, as python-nmap sorts them out
+    answers = read_scan(xml, [NET + "9"], (22,), host_timeout_s=30, errors=errors)
     answer = answers[NET + "9"]
     assert answer.outcome is PortsOutcome.ERROR
     assert answer.error is not None and "nmap said nothing about 127.50.0.9" in answer.error
@@ -237,22 +237,46 @@ def test_an_older_nmap_that_does_not_name_folded_ports_gives_them_the_folded_sta
     host = (
         f'<host><status state="up"/><address addr="{NET}9" addrtype="ipv4"/>'
         '<ports><extraports state="filtered" count="2"><extrareasons reason="no-response" count="2"/>'
-        "</extraports></ports></host>"
+        '</extraports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/></port>'
+        "</ports></host>"
     )
     xml = XML_HEAD + host + RUNSTATS + "</nmaprun>"
-    result = {"nmap": {"scaninfo": {}}, "scan": {NET + "9": {"tcp": {22: {"state": "open"}}}}}
-    answer = read_scan(result, xml, [NET + "9"], (21, 22, 23), host_timeout_s=30)[NET + "9"]
+    answer = read_scan(xml, [NET + "9"], (21, 22, 23), host_timeout_s=30)[NET + "9"]
     assert answer.outcome is PortsOutcome.OK
     assert dict(answer.states) == {21: PortState.FILTERED, 22: PortState.OPEN, 23: PortState.FILTERED}
 
 
 def test_a_port_without_any_state_is_an_error_not_a_pass() -> None:
-    host = f'<host><status state="up"/><address addr="{NET}9" addrtype="ipv4"/><ports></ports></host>'
+    host = (
+        f'<host><status state="up"/><address addr="{NET}9" addrtype="ipv4"/><ports>'
+        '<port protocol="tcp" portid="22"><state state="closed" reason="conn-refused"/></port></ports></host>'
+    )
     xml = XML_HEAD + host + RUNSTATS + "</nmaprun>"
-    result = {"nmap": {"scaninfo": {}}, "scan": {NET + "9": {"tcp": {22: {"state": "closed"}}}}}
-    answer = read_scan(result, xml, [NET + "9"], (22, 23), host_timeout_s=30)[NET + "9"]
+    answer = read_scan(xml, [NET + "9"], (22, 23), host_timeout_s=30)[NET + "9"]
     assert answer.outcome is PortsOutcome.ERROR
     assert answer.error is not None and "no state for port 23" in answer.error
+
+
+def test_an_empty_state_word_is_no_state_not_a_filtered_port() -> None:
+    host = (
+        f'<host><status state="up"/><address addr="{NET}9" addrtype="ipv4"/><ports>'
+        '<extraports state="" count="2"><extrareasons reason="x" count="2"/></extraports>'
+        '<port protocol="tcp" portid="22"><state state="" reason="x"/></port></ports></host>'
+    )
+    xml = XML_HEAD + host + RUNSTATS + "</nmaprun>"
+    answer = read_scan(xml, [NET + "9"], (21, 22, 23), host_timeout_s=30)[NET + "9"]
+    assert answer.outcome is PortsOutcome.ERROR  # filtered would pass: an unknown state never does
+    assert answer.error is not None and "no state for port 21-23" in answer.error
+
+
+def test_a_port_s_own_line_wins_over_the_folded_list_naming_it() -> None:
+    host = (
+        f'<host><address addr="{NET}9" addrtype="ipv4"/><ports><extraports state="closed" count="2">'
+        '<extrareasons reason="conn-refused" count="2" ports="21-22"/></extraports>'
+        '<port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/></port></ports></host>'
+    )
+    answer = read_scan(XML_HEAD + host + RUNSTATS + "</nmaprun>", [NET + "9"], (21, 22), host_timeout_s=30)
+    assert dict(answer[NET + "9"].states) == {21: PortState.CLOSED, 22: PortState.OPEN}
 
 
 def test_nmap_arguments_are_polite_and_never_resolve_names() -> None:
@@ -378,14 +402,13 @@ def test_nmap_is_asked_its_version_once_per_process(monkeypatch: pytest.MonkeyPa
     import secbase.probes.ports as ports_module
 
     made: list[object] = []
-    real = nmap.PortScanner
+    real = nmap.PortScanner.__init__
 
-    class Counting(real):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: object, **kw: object) -> None:
-            made.append(self)
-            super().__init__(*args, **kw)
+    def counting(self: object, *args: object, **kw: object) -> None:  # every scanner runs `nmap -V` here
+        made.append(self)
+        real(self, *args, **kw)
 
-    monkeypatch.setattr(nmap, "PortScanner", Counting)
+    monkeypatch.setattr(nmap.PortScanner, "__init__", counting)
     monkeypatch.setattr(ports_module, "_SCANNERS", {})
     for _ in range(3):  # three scans, as three run_scan calls would make them
         (answer,) = fetch_all(probe(), [NET + "1"])
