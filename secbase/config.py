@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import ipaddress
+import os
 import re
 import typing
 from pathlib import Path
@@ -155,7 +156,8 @@ class BackupSource(_Strict):
     """One backup the organisation declares: a restic or borg repository, or a folder of dumps.
 
     The password is never written here: `password_file` names a file holding it, `password_env` an
-    environment variable; the probe hands it to restic or borg through their environment only.
+    environment variable; the probe hands it to restic or borg through their environment only. A local
+    location and the files named here may start with ~ and may be relative to the config file's folder.
     """
 
     name: str = Field(min_length=1, max_length=100)  # the target's name in reports: unique per organisation
@@ -164,13 +166,17 @@ class BackupSource(_Strict):
         min_length=1
     )  # a path, or a repository URL (sftp:, s3:, rest:, ssh://, user@host:path)
     password_file: Path | None = None
+    # borg's keyfile mode (`borg init --encryption keyfile`): the repository's key file, handed to borg as
+    # BORG_KEY_FILE; without it borg looks in a folder of the scan's own and finds no key. Never printed.
+    key_file: Path | None = None
     password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     offsite: bool = False  # a copy away from the building (3-2-1)
     immutable: bool = False  # cannot be changed or deleted from here (object lock, append-only)
     rpo_hours: float = Field(default=26, gt=0, le=24 * 366)  # newest snapshot may be this old at most
     retention_days: int = Field(default=30, ge=1, le=36600)  # how far back the snapshots should reach
-    # Run the repository's own check: "auto" only on a local repository (a remote one would be downloaded
-    # from cloud storage, which costs time and money), "always", or "never".
+    # Run the repository's own check: "auto" only on a local restic repository (a remote one would be
+    # downloaded from cloud storage, which costs time and money), "always", or "never". borg's check runs
+    # only under "always": borg check rewrites the repository's config file (same content), a write.
     check: Literal["auto", "always", "never"] = "auto"
     config_file: Path | None = None  # the borgmatic YAML (borg) or resticprofile file (restic) that drives it
 
@@ -193,6 +199,11 @@ class BackupSource(_Strict):
         if self.password_file is not None and self.password_env is not None:
             raise PydanticCustomError(
                 "two_passwords", "give password_file or password_env, not both", {"value": self.name}
+            )
+        if self.key_file is not None and self.kind != "borg":
+            raise PydanticCustomError(
+                "key_file_kind",
+                "key_file is for borg repositories made with --encryption keyfile; remove it here",
             )
         if self.kind == "folder":
             if self.password_file is not None or self.password_env is not None:
@@ -377,7 +388,43 @@ def load_config(path: str | Path) -> LoadedConfig:
         if not ca_path.is_file():
             raise ConfigError(f"{name}: scan.ca_file: {ca_path} does not exist; give the path of a PEM file")
         cfg = cfg.model_copy(update={"scan": cfg.scan.model_copy(update={"ca_file": ca_path})})
+    cfg = _backups_beside(cfg, p.parent.absolute())
     return LoadedConfig(path=p, config=cfg, digest=hashlib.sha256(data).hexdigest())
+
+
+def _backups_beside(cfg: Config, folder: Path) -> Config:
+    """Every backup source's local paths made absolute: ~ expanded, relative ones from the config's folder.
+
+    restic and borg run in a folder of the scan's own and neither expands ~, so "exp/restic" or
+    "~/exp/borg" must be whole paths before they get there. Repository URLs stay as written.
+    """
+    orgs = []
+    for org in cfg.organisations:
+        sources = []
+        for src in org.backups:
+            update: dict[str, Any] = {"location": _local_location(src.kind, src.location, folder)}
+            for field in ("password_file", "key_file", "config_file"):
+                value = getattr(src, field)
+                if value is not None:
+                    update[field] = _beside(folder, value)
+            sources.append(src.model_copy(update=update))
+        orgs.append(org.model_copy(update={"backups": sources}))
+    return cfg.model_copy(update={"organisations": orgs})
+
+
+def _beside(folder: Path, path: Path) -> Path:
+    """`path` with ~ expanded, and from `folder` when relative (symbolic links kept, as written)."""
+    path = path.expanduser()
+    return path if path.is_absolute() else Path(os.path.normpath(folder / path))
+
+
+def _local_location(kind: str, location: str, folder: Path) -> str:
+    """A local repository or folder of dumps as a whole path; a URL or borg's host:path as it is."""
+    text = location.strip()
+    if is_remote_location(kind, text) or text.lower().startswith("file://"):
+        return text  # borg's file:// takes an absolute path already
+    prefix = text[:6] if kind == "restic" and text.lower().startswith("local:") else ""
+    return prefix + str(_beside(folder, Path(text[len(prefix) :])))
 
 
 def describe_error(exc: ValidationError, raw: Any) -> str:

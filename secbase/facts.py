@@ -17,6 +17,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 
+from secbase.parse import mask
+
 F = TypeVar("F")
 
 
@@ -28,7 +30,8 @@ class FactKey:
     args: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"{self.kind}({', '.join(self.args)})"
+        # Keys go into logs and "could not tell" reasons: a password written in a URL argument never does.
+        return f"{self.kind}({', '.join(mask(a) for a in self.args)})"
 
 
 def dns_key(name: str, rdtype: str) -> FactKey:
@@ -514,8 +517,8 @@ class PortsAnswer:
 def backup_key(kind: str, location: str, check: str = "auto") -> FactKey:
     """Key of a read-only look at one declared backup: a restic or borg repository, or a folder of dumps.
 
-    `check` is the source's setting: "auto" runs the repository's own check on a local repository only,
-    "always" on any, "never" on none. The password is no part of the key: the probe finds it from the
+    `check` is the source's setting: "auto" runs restic's own check on a local repository only (borg's
+    check rewrites the repository's config file, so never under "auto"), "always" on any, "never" on none. The password is no part of the key: the probe finds it from the
     config's password_file or password_env for this (kind, location).
     """
     if kind not in BACKUP_KINDS:
@@ -538,6 +541,9 @@ class BackupOutcome(StrEnum):
     TIMEOUT = "timeout"
     ERROR = "error"
 
+
+# borg's modes that sign the data but do not encrypt it (borg 1.x and 2.x spellings): not encrypted.
+BORG_PLAIN_MODES = frozenset({"none", "authenticated", "authenticated-blake2"})
 
 BACKUP_TOOL_FIX = {
     "restic": "install restic (apt-get install restic)",
@@ -565,12 +571,13 @@ class BackupAnswer:
     outcome: BackupOutcome
     remote: bool = False  # reached over the network
     snapshots: tuple[BackupSnapshot, ...] = ()  # oldest first
-    encrypted: bool | None = None  # None: not known (a folder of dumps)
+    encrypted: bool | None = None  # None: not known (a folder of dumps); borg's BORG_PLAIN_MODES: False
     encryption: str = ""  # restic's repository version, borg's encryption mode ("none", "repokey"...)
     created_at: datetime | None = None  # when the repository was made, when it can be told (local ones)
     check_ran: bool = False  # the repository's own check ran during this scan
     check_ok: bool | None = None  # None: not run, or it could not finish
     check_summary: str = ""  # the check's last lines, clipped
+    check_skipped: str = ""  # why the check did not run, in plain words; "" when it ran (or no look)
     last_check_at: datetime | None = None  # a check the tool recorded (restic 0.14, borg 1.2: none)
     reason: str = ""
 
@@ -634,11 +641,50 @@ class BackupRepository:
 
 _DURATION_PART = re.compile(r"(\d+)\s*([yYmMwWdDhH])")
 _DAYS_PER_UNIT = {"y": 365.0, "m": 30.0, "w": 7.0, "d": 1.0, "h": 1 / 24}
+_UNLIMITED = "unlimited"
+# A period rule keeps the newest snapshot of each of the last N periods that hold one: N periods is the
+# least it reaches back (more when backups are further apart than the period).
+_PERIOD_DAYS = {
+    "keep_hourly": 1 / 24,
+    "keep_daily": 1.0,
+    "keep_weekly": 7.0,
+    "keep_13weekly": 91.0,
+    "keep_monthly": 30.0,
+    "keep_3monthly": 90.0,
+    "keep_yearly": 365.0,
+}
+# Rules that keep a number of snapshots, not of periods: no backup runs more than once a minute, so the
+# last N seconds or minutes that hold a snapshot are simply the last N snapshots, however far apart.
+_SNAPSHOT_COUNTS = ("keep_last", "keep_secondly", "keep_minutely")
+_WITHIN = (
+    "keep_within",
+    "keep_within_hourly",
+    "keep_within_daily",
+    "keep_within_weekly",
+    "keep_within_monthly",
+    "keep_within_yearly",
+)
+_WITHIN_EVERY_DAY = ("keep_within", "keep_within_hourly", "keep_within_daily")  # a snapshot of each day
+
+
+def _duration_days(text: str) -> float | None:
+    """A duration in days (a month as 30, a year as 365), None when empty or not understood."""
+    text = text.strip()
+    parts = _DURATION_PART.findall(text)
+    if not parts or _DURATION_PART.sub("", text).strip():
+        return None
+    # borg: H hours, d days, w weeks, m months, y years; restic: the same letters, lower or upper case
+    return sum(int(n) * _DAYS_PER_UNIT[unit.lower()] for n, unit in parts)
 
 
 @dataclass(frozen=True)
 class BackupRetention:
-    """What a configuration keeps when it prunes (borg prune / restic forget). None: not set."""
+    """What a configuration keeps when it deletes old backups (borg prune / restic forget). None: not set.
+
+    A rule that keeps every one (restic "unlimited" or -1, borg -1) is named in `unlimited`, its count left
+    None; a negative count is read the same way. Settings secbase does not understand are named in
+    `unknown`, never dropped: a reader says it cannot judge them.
+    """
 
     keep_last: int | None = None
     keep_hourly: int | None = None
@@ -647,16 +693,110 @@ class BackupRetention:
     keep_monthly: int | None = None
     keep_yearly: int | None = None
     keep_within: str = ""  # as written: "30d", "2w", restic's "1y2m3d"
+    keep_secondly: int | None = None  # borg
+    keep_minutely: int | None = None  # borg
+    keep_13weekly: int | None = None  # borg 1.4+: quarters of 13 weeks
+    keep_3monthly: int | None = None  # borg 1.4+: quarters of 3 months
+    keep_within_hourly: str = ""  # restic: the newest snapshot of each hour within this duration
+    keep_within_daily: str = ""  # ... of each day
+    keep_within_weekly: str = ""
+    keep_within_monthly: str = ""
+    keep_within_yearly: str = ""
+    unlimited: tuple[str, ...] = ()  # count rules that keep every one: ("keep_daily",)
+    unknown: tuple[str, ...] = ()  # settings not understood, as written: ("keep-tag: monthly",)
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, int | str]]) -> BackupRetention | None:
+        """The keep rules a parser read (parse.borgmatic, parse.resticprofile); None when there are none.
+
+        Example: `BackupRetention.from_pairs([("keep_daily", 7), ("keep_weekly", "unlimited")])`
+        """
+        fields: dict[str, Any] = {}
+        unlimited: list[str] = []
+        unknown: list[str] = []
+        for key, value in pairs:
+            if key in _WITHIN and isinstance(value, str):
+                fields[key] = value
+            elif (key in _PERIOD_DAYS or key in _SNAPSHOT_COUNTS) and not isinstance(value, bool):
+                if isinstance(value, int) and value >= 0:
+                    if value:  # 0 turns a rule off in restic and borg
+                        fields[key] = value
+                elif isinstance(value, int) or value.strip().lower() == _UNLIMITED:
+                    unlimited.append(key)
+                else:  # borg 2's "keep_daily: 30d" among them: not read yet, so named, not guessed
+                    unknown.append(f"{key}: {value}")
+            else:
+                unknown.append(f"{key}: {value}")
+        if not (fields or unlimited or unknown):
+            return None
+        return cls(**fields, unlimited=tuple(dict.fromkeys(unlimited)), unknown=tuple(unknown))
 
     @property
     def keep_within_days(self) -> float | None:
         """keep_within in days (a month as 30, a year as 365), None when not set or not understood."""
-        text = self.keep_within.strip()
-        parts = _DURATION_PART.findall(text)
-        if not parts or _DURATION_PART.sub("", text).strip():
-            return None
-        # borg: H hours, d days, w weeks, m months, y years; restic: the same letters, lower or upper case
-        return sum(int(n) * _DAYS_PER_UNIT[unit.lower()] for n, unit in parts)
+        return _duration_days(self.keep_within)
+
+    def _count(self, key: str) -> float | None:
+        """A count rule's number; infinity when it keeps every one; None when not set."""
+        value = getattr(self, key)
+        if key in self.unlimited or (value is not None and value < 0):
+            return float("inf")
+        return None if value is None else float(value)
+
+    @property
+    def keeps_every_one(self) -> tuple[str, ...]:
+        """The count rules that keep every one of their snapshots: `unlimited`, and any negative count."""
+        fields = (*_SNAPSHOT_COUNTS, *_PERIOD_DAYS)
+        return tuple(k for k in fields if self._count(k) == float("inf"))
+
+    @property
+    def is_empty(self) -> bool:
+        """No rule is set (every setting dropped before it got here): nothing can be told from it."""
+        fields = (*_PERIOD_DAYS, *_SNAPSHOT_COUNTS)
+        return not (
+            any(getattr(self, k) is not None for k in fields)
+            or any(getattr(self, k) for k in _WITHIN)
+            or self.unlimited
+            or self.unknown
+        )
+
+    @property
+    def not_understood(self) -> tuple[str, ...]:
+        """Settings that cannot be turned into time: unknown ones, and durations that are not durations."""
+        bad = tuple(
+            f"{k}: {getattr(self, k)}" for k in _WITHIN if getattr(self, k) and self._within(k) is None
+        )
+        return self.unknown + bad
+
+    def _within(self, key: str) -> float | None:
+        return _duration_days(getattr(self, key))
+
+    @property
+    def reach_days(self) -> float:
+        """The least number of days the period and duration rules keep backups for (infinity: forever).
+
+        Rules that count snapshots (`snapshot_counts`) and settings not understood are left out.
+        """
+        spans = [0.0]
+        spans += [d for k in _WITHIN if (d := self._within(k)) is not None]
+        spans += [n * days for k, days in _PERIOD_DAYS.items() if (n := self._count(k)) is not None]
+        spans += [float("inf") for k in _SNAPSHOT_COUNTS if self._count(k) == float("inf")]
+        return max(spans)
+
+    @property
+    def snapshot_counts(self) -> tuple[tuple[str, int], ...]:
+        """The rules that keep the last N snapshots, whatever their age: keep_last, keep_secondly, keep_minutely."""
+        return tuple(
+            (k, int(n)) for k in _SNAPSHOT_COUNTS if (n := self._count(k)) not in (None, float("inf"))
+        )
+
+    @property
+    def daily_kept(self) -> float:
+        """How many daily snapshots the rules keep at least (infinity: every one)."""
+        hourly = self._count("keep_hourly") or 0.0
+        daily = [0.0, self._count("keep_daily") or 0.0, hourly if hourly == float("inf") else hourly // 24]
+        daily += [d // 1 for k in _WITHIN_EVERY_DAY if (d := self._within(k)) is not None]
+        return max(daily)
 
 
 @dataclass(frozen=True)

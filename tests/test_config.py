@@ -228,3 +228,80 @@ def test_borg_scp_style_and_restic_urls_are_remote() -> None:
     assert is_remote_location("restic", "rest:http://127.0.0.1:8000/")
     assert not is_remote_location("restic", "local:/srv/r")
     assert not is_remote_location("borg", "/srv/a:b")
+
+
+LOCAL_PATHS = GOOD.replace(
+    "    backups: []\n",
+    """    backups:
+      - {name: a, kind: restic, location: exp/restic, password_file: secrets/restic.pw,
+         config_file: profiles.yaml}
+      - {name: b, kind: restic, location: ./exp/restic2, password_env: PW}
+      - {name: c, kind: borg, location: ~/exp/borg, key_file: ~/keys/town.key, password_file: ../pw}
+      - {name: d, kind: restic, location: "local:exp/r3", password_env: PW}
+      - {name: e, kind: folder, location: dumps/../dumps}
+      - {name: f, kind: borg, location: /srv/borg, config_file: /etc/borgmatic/config.yaml}
+      - {name: g, kind: folder, location: ~/dumps}
+""",
+)
+
+
+def test_local_backup_paths_are_found_beside_the_config_and_from_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    config = write(folder, LOCAL_PATHS)
+    monkeypatch.chdir("/")
+    a, b, c, d, e, f, g = load_config(config).config.organisations[0].backups
+    assert a.location == str(folder / "exp/restic")
+    assert a.password_file == folder / "secrets/restic.pw" and a.config_file == folder / "profiles.yaml"
+    assert b.location == str(folder / "exp/restic2")
+    assert c.location == str(home / "exp/borg") and c.key_file == home / "keys/town.key"
+    assert c.password_file == tmp_path / "pw"
+    assert d.location == f"local:{folder / 'exp/r3'}"
+    assert e.location == str(folder / "dumps")
+    assert (f.location, f.config_file) == ("/srv/borg", Path("/etc/borgmatic/config.yaml"))
+    assert g.location == str(home / "dumps")
+
+
+def test_a_config_named_by_a_relative_path_still_gives_whole_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, LOCAL_PATHS)
+    monkeypatch.chdir(tmp_path)
+    a = load_config("town.yml").config.organisations[0].backups[0]
+    assert a.location == str(tmp_path / "exp/restic") and a.password_file == tmp_path / "secrets/restic.pw"
+
+
+@pytest.mark.parametrize(
+    ("kind", "location"),
+    [
+        ("restic", "sftp:town@nas.example:/srv/restic"),
+        ("restic", "rest:https://town:pw@backup.example:8000/town"),
+        ("restic", "s3:s3.amazonaws.com/bucket/town"),
+        ("restic", "b2:bucket:town"),
+        ("borg", "ssh://town@backup.example/./town"),
+        ("borg", "town@nas.example:backups/town"),
+        ("borg", "nas:backups/town"),
+        ("borg", "file:///srv/borg"),
+    ],
+)
+def test_repository_urls_stay_as_written(tmp_path: Path, kind: str, location: str) -> None:
+    text = GOOD.replace(
+        "    backups: []\n",
+        f"    backups:\n      - {{name: r, kind: {kind}, location: '{location}', password_env: PW}}\n",
+    )
+    (source,) = load_config(write(tmp_path, text)).config.organisations[0].backups
+    assert source.location == location
+
+
+def test_key_file_is_for_borg_only(tmp_path: Path) -> None:
+    message = error_of(tmp_path, BACKUPS.replace("password_file: /etc/secbase/restic.pw", "key_file: /k"))
+    assert "backups[0]" in message and "key_file is for borg" in message
+    text = BACKUPS.replace(
+        "password_env: TOWN_BORG_PW", "password_env: TOWN_BORG_PW\n        key_file: k.key"
+    )
+    cloud = load_config(write(tmp_path, text)).config.organisations[0].backups[1]
+    assert cloud.key_file == tmp_path / "k.key"

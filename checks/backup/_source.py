@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os.path
+import re
 from datetime import UTC, datetime, timedelta
 
 from secbase import Facts, Target
 from secbase.facts import BackupAnswer, BackupConfigAnswer
 from secbase.model import BackupSpec
+from secbase.parse import mask
 
-from ..web.https import clean
+from .._text import clean
 
 REASON_CHARS = 300
 EVIDENCE_CHARS = 1000
@@ -51,3 +54,32 @@ def age_text(delta: timedelta) -> str:
 def when(moment: datetime) -> str:
     """A moment for evidence, to the minute, in UTC."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+_NOT_A_PATH = re.compile(r"^[^/~.][^/]*:")  # rest:..., s3:..., ssh://..., borg's user@host:path
+
+
+def repository_keys(location: str, *, folder: str | None = None) -> frozenset[str]:
+    """Ways of writing one repository that name the same one: a password in a URL masked (a config file's
+    repositories are read masked), restic's "local:" and borg's "file://" dropped, a trailing "/" dropped,
+    a path made absolute. A relative path in a configuration file (`folder`: the file's folder) may be
+    meant from that folder or from where the tool runs, so both are kept.
+    """
+    text = mask(location.strip())
+    for prefix in ("local:", "file://"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+    if not text:
+        return frozenset()
+    if _NOT_A_PATH.match(text):
+        return frozenset({text.rstrip("/") or text})
+    path = os.path.expanduser(text)
+    bases = [folder] if folder and not os.path.isabs(path) else []
+    return frozenset({os.path.normpath(os.path.join(b, path)) for b in bases} | {os.path.abspath(path)})
+
+
+def names_repository(location: str, repositories: list[str], *, config_path: str) -> bool:
+    """True when one of a configuration file's repositories is the one at `location`."""
+    here = repository_keys(location)
+    folder = os.path.dirname(os.path.abspath(os.path.expanduser(config_path)))
+    return any(here & repository_keys(r, folder=folder) for r in repositories)

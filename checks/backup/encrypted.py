@@ -6,11 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from secbase import Facts, Result, Target, check
+from secbase.facts import BORG_PLAIN_MODES
 
 from ._source import look, reason
-
-# borg's modes that sign the data but do not encrypt it (borg 1.x and 2.x spellings).
-BORG_PLAIN_MODES = frozenset({"none", "authenticated", "authenticated-blake2"})
 
 
 @check(id="backup.encrypted", severity="high", target="backup", facts=("backup",))

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from secbase import Facts, Result, Target, check
-from secbase.probes.backup import mask
+from secbase.parse import mask
 
 from ._source import config_of, reason, spec_of
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from secbase import Facts, Result, Target, check
 
-from ..web.https import clean
+from .._text import clean
 from ._source import look, reason, spec_of
 
 NOTE_CHARS = 300

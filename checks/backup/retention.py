@@ -14,8 +14,9 @@ from typing import Any
 from secbase import Facts, Result, Status, Target, check
 from secbase.facts import BackupAnswer, BackupConfigAnswer, BackupPlan, BackupRetention
 from secbase.model import BackupSpec
+from secbase.parse import mask
 
-from ._source import age_text, config_of, look, reason, when
+from ._source import age_text, config_of, look, names_repository, reason, when
 
 DAY = timedelta(days=1)
 DAILY_RPO_HOURS = 26  # a source whose objective allows a day's gap backs up daily; a weekly one does not
@@ -63,7 +64,8 @@ def _reach(spec: BackupSpec, answer: BackupAnswer, now: datetime) -> tuple[Statu
     if began is None:  # a remote repository, a folder: its age is not known
         return Status.ERROR, (
             f"The snapshots reach back only {age_text(reach)}, under {goal}, and the repository's age "
-            "cannot be told here, so it may be new or it may be pruning too much."
+            "cannot be told here: it may be new. "
+            f"If the repository is older than {spec.retention_days} days, its keep settings delete too much."
         )
     if now - began > spec.retention_days * DAY:
         return Status.FAIL, (
@@ -108,9 +110,21 @@ def _configured(spec: BackupSpec, config: BackupConfigAnswer, daily_min: int) ->
     """What the configuration file's keep_* settings will keep, for the plans writing to this source."""
     if config.error:
         return [(Status.ERROR, f"The configuration file could not be read: {reason(config)}.")]
-    plans = [p for p in config.plans if any(r.location == spec.location for r in p.repositories)]
+    plans = [
+        p
+        for p in config.plans
+        if names_repository(spec.location, [r.location for r in p.repositories], config_path=config.path)
+    ]
+    if not plans:  # another profile's settings say nothing about this repository
+        return [
+            (
+                Status.ERROR,
+                f"{config.path} names no repository at {mask(spec.location)}, so its keep settings cannot be "
+                "judged for this backup. Check that the source's config_file is the file that backs it up.",
+            )
+        ]
     found: list[tuple[Status, str]] = []
-    for plan in plans or config.plans:
+    for plan in plans:
         found += _plan(spec, plan, config.path, daily_min)
     return found
 
@@ -119,38 +133,61 @@ def _plan(spec: BackupSpec, plan: BackupPlan, path: str, daily_min: int) -> list
     where = f"{path} (profile {plan.name})" if plan.name else path
     keep = plan.retention
     if keep is None:
-        return [(Status.PASS, f"{where} never prunes.")]
-    reach = _reach_days(keep)
-    if reach is None:
+        return [
+            (Status.PASS, f"{where} has no rules to delete old backups (prune/forget), so it keeps them all.")
+        ]
+    unread = keep.not_understood
+    if unread or keep.is_empty:
+        what = ", ".join(unread) if unread else "its keep settings"
         return [
             (
                 Status.ERROR,
-                f"{where} keeps only the last {keep.keep_last} snapshots, which cannot be told in days.",
+                f"secbase cannot judge how far back {where} keeps backups: it does not understand {what}. "
+                f"Check by hand that the settings keep at least {spec.retention_days} days of backups.",
             )
         ]
-    found = []
-    if reach < spec.retention_days:
-        found.append(
-            (Status.FAIL, f"{where} keeps about {reach:g} days of backups, under {spec.retention_days}.")
-        )
-    else:
-        found.append((Status.PASS, f"{where} keeps about {reach:g} days of backups."))
-    daily = max(keep.keep_daily or 0, int(keep.keep_within_days or 0), (keep.keep_hourly or 0) // 24)
-    if spec.rpo_hours <= DAILY_RPO_HOURS and daily < daily_min:
-        found.append((Status.WARN, f"{where} keeps {daily} daily snapshots, under {daily_min}."))
+    found = [_keep_reach(spec, keep, where)]
+    daily = keep.daily_kept
+    # the last N snapshots may be N daily ones: the snapshots themselves show whether they are (_daily)
+    counted = max((n for _, n in keep.snapshot_counts), default=0)
+    if spec.rpo_hours <= DAILY_RPO_HOURS and daily < daily_min and counted < daily_min:
+        found.append((Status.WARN, f"{where} keeps {daily:g} daily snapshots, under {daily_min}."))
     return found
 
 
-def _reach_days(keep: BackupRetention) -> float | None:
-    """How many days back the keep_* settings reach; None when only keep_last (a count, not a time) is set."""
-    spans = [
-        keep.keep_within_days or 0,
-        (keep.keep_hourly or 0) / 24,
-        keep.keep_daily or 0,
-        (keep.keep_weekly or 0) * 7,
-        (keep.keep_monthly or 0) * 30,
-        (keep.keep_yearly or 0) * 365,
-    ]
-    if not any(spans):
-        return None if keep.keep_last else 0.0
-    return max(spans)
+def _keep_reach(spec: BackupSpec, keep: BackupRetention, where: str) -> tuple[Status, str]:
+    """How far back the keep settings reach, against the source's goal.
+
+    Rules counting snapshots (keep_last, borg's keep_secondly and keep_minutely: no backup runs more than
+    once a minute) reach as far as that many backups do. The source's recovery point objective bounds how
+    far apart its backups are, so N of them reach at most N objectives back: under the goal is a fail,
+    beyond it cannot be told.
+    """
+    goal = spec.retention_days
+    reach = keep.reach_days
+    if reach == float("inf"):
+        forever = ", ".join(keep.keeps_every_one)
+        return Status.PASS, f"{where} keeps some backups without limit ({forever})."
+    if reach >= goal:
+        return Status.PASS, f"{where} keeps about {_days(reach)} of backups."
+    if not keep.snapshot_counts:
+        return Status.FAIL, f"{where} keeps about {_days(reach)} of backups, under {goal} days."
+    name, count = max(keep.snapshot_counts, key=lambda c: c[1])
+    most = count * spec.rpo_hours / 24
+    counted = f"the last {count} snapshots ({name}), which secbase cannot turn into days"
+    if max(reach, most) < goal:
+        return Status.FAIL, (
+            f"{where} keeps about {_days(max(reach, most))} of backups at most, under {goal} days: the last "
+            f"{count} snapshots ({name}) reach about {_days(most)} even at one backup every "
+            f"{spec.rpo_hours:g} hours (the recovery point objective)."
+        )
+    return Status.ERROR, (
+        f"{where} keeps {counted}: how far back they reach depends on how often backups run. "
+        f"At one backup a day that is about {count} days; make sure it is at least {goal}."
+    )
+
+
+def _days(days: float) -> str:
+    if days < 1:
+        return f"{days * 24:.0f} hours" if round(days * 24) != 1 else "1 hour"
+    return "1 day" if round(days, 1) == 1 else f"{round(days, 1):g} days"

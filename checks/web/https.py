@@ -12,26 +12,18 @@ from urllib.parse import urljoin, urlsplit
 
 from secbase import Check, Facts, Result, Target, check
 from secbase.facts import HttpAnswer, HttpHop, HttpOutcome, http_key
-from secbase.parse import UNSAFE_CHARS
+
+from .._text import clean as clean  # shared by every check family; re-exported for the web checks
 
 EVIDENCE_CHARS = 200
 URL_CHARS = 100
 NO_HTTPS = "no HTTPS answer to judge; see web.https.available"
 NEITHER = "the site answers neither HTTP nor HTTPS"
-# Whatever a server sends is shown to people: control characters must not reach their terminal.
-_CONTROL = UNSAFE_CHARS  # a server's text is one line in the store: no line breaks, no direction changes
 
 
 def site_url(target: Target, scheme: str, path: str = "/") -> str:
     """The address a web check fetches: https://HOST/ or http://HOST/, or a path on it."""
     return f"{scheme}://{target.name}{path}"
-
-
-def clean(text: str, limit: int = EVIDENCE_CHARS) -> str:
-    """Server-sent text made safe to show: control, invisible and direction-changing characters replaced by
-    spaces, cut to `limit` characters."""
-    text = _CONTROL.sub(" ", text[: limit + 1])
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def join_lines(lines: Iterable[str], limit: int = EVIDENCE_CHARS) -> str:

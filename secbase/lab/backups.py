@@ -159,6 +159,7 @@ class LabBackups:
                     "kind": "borg",
                     "location": str(self.birch_repo),
                     "config_file": str(self.birch_borgmatic),
+                    "check": "always",  # borg check writes (its config file): only when asked to
                 },
             ],
             "cedar": [{"name": "database-dumps", "kind": "folder", "location": str(self.cedar_dumps)}],

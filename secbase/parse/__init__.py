@@ -17,4 +17,27 @@ def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["UNSAFE_CHARS", "ParseError", "clip"]
+def mask(text: str) -> str:
+    """Replace the password of every URL in `text` by *** (rest:https://user:pw@host/ -> user:***@host).
+
+    A URL's user part runs from "://" to its LAST "@" (restic takes "@" in a password, and one may hold
+    "/", ":" or a space too), and the password is what follows the user part's first ":". An "@" further
+    on, in a path or another word, makes it hide more than the password: the safe side.
+
+    Example:
+        mask("rest:https://town:p@ss/w rd@nas:8000/repo") == "rest:https://town:***@nas:8000/repo"
+    """
+    out: list[str] = []
+    rest = text
+    while (start := rest.find("://")) >= 0:
+        at = rest.rfind("@", start + 3)
+        if at < 0:
+            break
+        user, colon, _ = rest[start + 3 : at].partition(":")
+        out.append(rest[: start + 3] + (f"{user}:***" if colon else rest[start + 3 : at]) + "@")
+        rest = rest[at + 1 :]
+    out.append(rest)
+    return "".join(out)
+
+
+__all__ = ["UNSAFE_CHARS", "ParseError", "clip", "mask"]

@@ -1,30 +1,36 @@
 """borgmatic configuration files (YAML): repositories, retention, consistency checks, whether a passphrase is set.
 
 Both layouts borgmatic has read are understood: the sectioned one (location:, storage:, retention:,
-consistency:; before 1.8) and the flat one (1.8 and later). A passphrase's value is never kept: only
-whether one (or a command giving one) is set.
+consistency:; before 1.8) and the flat one (1.8 and later), with `!include` files merged in as borgmatic
+does when the file's path is given. A passphrase's value is never kept: only whether one (or a command
+giving one) is set.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import yaml
-
 from secbase.parse import ParseError, clip
+from secbase.parse._backup_config import is_set, keep_rules, load_yaml
 
 SECTIONS = ("location", "storage", "retention", "consistency", "output", "hooks")
-RETENTION_KEYS = (
-    "keep_within",
+# borgmatic's keep settings (borg prune's --keep-*): keep_within a duration, the rest counts
+DURATION_KEYS = ("keep_within",)
+COUNT_KEYS = (
     "keep_secondly",
     "keep_minutely",
     "keep_hourly",
     "keep_daily",
     "keep_weekly",
+    "keep_13weekly",
     "keep_monthly",
+    "keep_3monthly",
     "keep_yearly",
 )
+RETENTION_KEYS = DURATION_KEYS + COUNT_KEYS
+NOT_RETENTION = frozenset({"keep_exclude_tags"})  # a source option ("location:"), not a keep rule
 # borgmatic runs these when the configuration names no checks (its documented default).
 DEFAULT_CHECKS = ("repository", "archives")
 CHECK_NAMES = frozenset({"repository", "archives", "data", "extract", "spot", "disabled"})
@@ -39,14 +45,19 @@ class BorgmaticConfig:
     """What one borgmatic file says about its backups."""
 
     repositories: tuple[tuple[str, str], ...]  # (path, label), label "" when none is given
-    retention: tuple[tuple[str, int | str], ...]  # ("keep_daily", 7), ("keep_within", "30d"); as written
+    # ("keep_daily", 7), ("keep_within", "30d"), ("keep_daily", "unlimited"): see parse._backup_config
+    retention: tuple[tuple[str, int | str], ...]
     checks: tuple[str, ...]  # the consistency checks borgmatic will run (its default when none is named)
     password_set: bool  # encryption_passphrase or encryption_passcommand is given
 
 
-def parse_borgmatic(text: str) -> BorgmaticConfig:
-    """Parse a borgmatic YAML file; raises BorgmaticParseError."""
-    data = load_yaml(text, BorgmaticParseError)
+def parse_borgmatic(text: str, *, path: Path | None = None) -> BorgmaticConfig:
+    """Parse a borgmatic YAML file; raises BorgmaticParseError.
+
+    `path` is the file the text came from: its `!include other.yaml` lines are read relative to it.
+    Without it an include cannot be read, and says so.
+    """
+    data = load_yaml(text, BorgmaticParseError, path=path)
     if not isinstance(data, dict):
         raise BorgmaticParseError("a borgmatic file is a mapping of keys (repositories:, keep_daily:...)")
     flat: dict[str, Any] = {str(k): v for k, v in data.items() if k not in SECTIONS}
@@ -62,25 +73,8 @@ def parse_borgmatic(text: str) -> BorgmaticConfig:
         repositories=_repositories(flat.get("repositories")),
         retention=_retention(flat),
         checks=_checks(flat.get("checks")),
-        password_set=any(_is_set(flat.get(k)) for k in ("encryption_passphrase", "encryption_passcommand")),
+        password_set=any(is_set(flat.get(k)) for k in ("encryption_passphrase", "encryption_passcommand")),
     )
-
-
-def load_yaml(text: str, error: type[ParseError]) -> Any:
-    """YAML text as plain data (safe loader); any failure becomes `error` with one plain sentence."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}" if mark else "somewhere"
-        raise error(f"not valid YAML at {where}: {exc.problem}") from None
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
-        # PyYAML's constructors raise plain ValueError on a date like 2024-13-45
-        raise error(f"not valid YAML: {clip(str(exc), 120)}") from None
-
-
-def _is_set(value: Any) -> bool:
-    return value is not None and value != "" and value is not False
 
 
 def _repositories(value: Any) -> tuple[tuple[str, str], ...]:
@@ -103,28 +97,8 @@ def _repositories(value: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _retention(flat: dict[str, Any]) -> tuple[tuple[str, int | str], ...]:
-    out: list[tuple[str, int | str]] = []
-    for key in RETENTION_KEYS:
-        value = flat.get(key)
-        if value is None:
-            continue
-        if key == "keep_within":
-            if not isinstance(value, str | int) or isinstance(value, bool):
-                raise BorgmaticParseError('"keep_within:" is a duration like "30d"')
-            out.append((key, str(value).strip()))
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise BorgmaticParseError(f'"{key}:" must be a whole number')
-        number = value if isinstance(value, int) else _number(key, value)
-        out.append((key, number))
-    return tuple(out)
-
-
-def _number(key: str, text: str) -> int:
-    stripped = text.strip()
-    if not stripped.lstrip("-").isdigit() or not stripped.isascii():
-        raise BorgmaticParseError(f'"{key}:" must be a whole number, not "{clip(text, 30)}"')
-    return int(stripped)
+    settings = {k: v for k, v in flat.items() if k not in NOT_RETENTION}
+    return keep_rules(settings, durations=DURATION_KEYS, counts=COUNT_KEYS, error=BorgmaticParseError)
 
 
 def _checks(value: Any) -> tuple[str, ...]:

@@ -12,18 +12,21 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from secbase.parse import ParseError, clip
-from secbase.parse.borgmatic import load_yaml
+from secbase.parse._backup_config import is_set, keep_rules, load_yaml
 
 RESERVED = frozenset({"version", "global", "groups", "includes", "mixins", "profiles"})
-RETENTION_KEYS = (
-    "keep-within",
-    "keep-last",
-    "keep-hourly",
-    "keep-daily",
-    "keep-weekly",
-    "keep-monthly",
-    "keep-yearly",
+# restic forget's --keep-* (resticprofile spells them keep-daily or keep_daily); keep-tag keeps snapshots
+# by tag, which no number of days describes, so it is left for the reader to name as not understood.
+DURATION_KEYS = (
+    "keep_within",
+    "keep_within_hourly",
+    "keep_within_daily",
+    "keep_within_weekly",
+    "keep_within_monthly",
+    "keep_within_yearly",
 )
+COUNT_KEYS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
+RETENTION_KEYS = tuple(k.replace("_", "-") for k in DURATION_KEYS + COUNT_KEYS)
 PASSWORD_KEYS = ("password-file", "password-command")
 PASSWORD_ENV = frozenset({"restic_password", "restic_password_file", "restic_password_command"})
 MAX_INHERIT = 20
@@ -39,14 +42,16 @@ class ResticProfile:
 
     name: str
     repositories: tuple[str, ...]  # `repository`, then a `copy` section's repository
-    retention: tuple[tuple[str, int | str], ...]  # ("keep_daily", 7), ("keep_within", "30d"); as written
+    # ("keep_daily", 7), ("keep_within", "30d"), ("keep_daily", "unlimited"): see parse._backup_config
+    retention: tuple[tuple[str, int | str], ...]
     schedule: tuple[str, ...]  # "backup: daily", one per scheduled command and time
     checks: tuple[str, ...]  # "check" (a check section), "read-data", "check-before", "check-after"
     password_set: bool
 
 
 def parse_resticprofile(text: str, *, syntax: Literal["yaml", "toml"] = "yaml") -> tuple[ResticProfile, ...]:
-    """Parse a resticprofile file; the profiles that name a repository. Raises ResticProfileParseError."""
+    """Parse a resticprofile file; the profiles that name a repository, less the bases only inherited from
+    (`_is_template`). Raises ResticProfileParseError."""
     if syntax == "toml":
         try:
             data: Any = tomllib.loads(text)
@@ -64,13 +69,18 @@ def parse_resticprofile(text: str, *, syntax: Literal["yaml", "toml"] = "yaml") 
     else:
         profiles = {k: v for k, v in data.items() if str(k) not in RESERVED}
     raw = {str(k): _normalise(v) for k, v in profiles.items() if isinstance(v, dict)}
-    out = []
-    for name in raw:
-        profile = _resolve(name, raw)
-        parsed = _profile(name, profile)
-        if parsed.repositories:
-            out.append(parsed)
-    return tuple(out)
+    parsed = {name: _profile(name, _resolve(name, raw)) for name in raw}
+    return tuple(p for name, p in parsed.items() if p.repositories and not _is_template(name, raw, parsed))
+
+
+def _is_template(name: str, raw: dict[str, dict[str, Any]], parsed: dict[str, ResticProfile]) -> bool:
+    """A profile other profiles inherit from that writes to no repository of its own: every repository it
+    has is one of its heirs' too. resticprofile runs any profile by name, but such a base (`inherit: base`)
+    is the shared part of its heirs, which are the ones run; judging it as a plan of its own would judge
+    settings the heirs override."""
+    heirs = [p for n, p in parsed.items() if n != name and raw[n].get("inherit") == name]
+    theirs = {r for heir in heirs for r in heir.repositories}
+    return bool(heirs) and set(parsed[name].repositories) <= theirs
 
 
 def _normalise(value: Any) -> Any:
@@ -133,7 +143,7 @@ def _profile(name: str, p: dict[str, Any]) -> ResticProfile:
     if isinstance(backup, dict):
         checks += [k for k in ("check-before", "check-after") if backup.get(k) is True]
     env = p.get("env")
-    password_set = any(_is_set(p.get(k)) for k in PASSWORD_KEYS) or (
+    password_set = any(is_set(p.get(k)) for k in PASSWORD_KEYS) or (
         isinstance(env, dict) and any(str(k).lower().replace("-", "_") in PASSWORD_ENV for k in env)
     )
     return ResticProfile(
@@ -158,25 +168,7 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _is_set(value: Any) -> bool:
-    return value is not None and value != "" and value is not False
-
-
 def _retention(section: dict[str, Any]) -> tuple[tuple[str, int | str], ...]:
-    out: list[tuple[str, int | str]] = []
-    for key in RETENTION_KEYS:
-        value = section.get(key)
-        if value is None:
-            continue
-        name = key.replace("-", "_")
-        if key == "keep-within":
-            if isinstance(value, bool) or not isinstance(value, str | int):
-                raise ResticProfileParseError('"keep-within" is a duration like "30d"')
-            out.append((name, str(value).strip()))
-        elif isinstance(value, int) and not isinstance(value, bool):
-            out.append((name, value))
-        elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.strip().isascii():
-            out.append((name, int(value.strip())))
-        else:
-            raise ResticProfileParseError(f'"{key}" must be a whole number, not {clip(repr(value), 30)}')
-    return tuple(out)
+    return keep_rules(
+        section, durations=DURATION_KEYS, counts=COUNT_KEYS, error=ResticProfileParseError, spelling="-"
+    )

@@ -1,12 +1,14 @@
 """Backup facts: a read-only look at restic and borg repositories, folders of dumps, and their configuration.
 
 Read-only, always: restic runs with `--no-lock` and borg with `--bypass-lock` (a read takes a lock
-otherwise, LAB.md 9); nothing is ever written, pruned or unlocked. The repository's own check (restic
-`check` without `--read-data`, borg `check --repository-only`) runs on a local repository, or on a remote
-one only when the source says `check: always` (it downloads from cloud storage). Passwords come from the
-file or environment variable the config names and reach the tools through their environment only:
-never a command line, a reason, a log line or a fact. Each tool runs with a cache and base folder of
-ours (removed by `close`) and TZ=UTC, so borg's zone-less times are UTC.
+otherwise, LAB.md 9); nothing is ever written, pruned or unlocked. restic's own check (`check --no-lock`,
+without `--read-data`: it writes nothing to the repository) runs on a local repository, or on a remote one
+only when the source says `check: always` (it downloads from cloud storage). borg's (`check
+--repository-only`) runs only under `check: always`: borg check rewrites the repository's config file
+(same content), and fails on a read-only mount. Passwords come from the file or environment variable the
+config names and reach the tools through their environment only: never a command line, a reason, a log
+line or a fact. Each tool runs in a cache, base and temporary folder of ours (removed by `close`), with
+TZ=UTC (borg's zone-less times are UTC) and nothing that lets ssh ask for a password.
 """
 
 from __future__ import annotations
@@ -26,26 +28,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from secbase.config import BackupSource, is_remote_location
 from secbase.facts import (
     BACKUP_TOOL_FIX,
+    BORG_PLAIN_MODES,
     BackupAnswer,
     BackupConfigAnswer,
-    BackupConfigOutcome,
     BackupOutcome,
-    BackupPlan,
-    BackupRepository,
-    BackupRetention,
     BackupSnapshot,
     FactKey,
 )
-from secbase.parse import UNSAFE_CHARS, ParseError, clip
-from secbase.parse.borgmatic import parse_borgmatic
-from secbase.parse.resticprofile import parse_resticprofile
+from secbase.parse import UNSAFE_CHARS, clip, mask
 from secbase.probes import FactSource, Limiter
+from secbase.probes.backup_config import read_backup_config
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,9 @@ CHECK_TIMEOUT_S = 3600.0  # a structure check reads every index and tree
 MAX_RUNS = 4  # tool processes at the same time (each uses several cores for its key derivation)
 MAX_DUMPS = 10_000  # files read from a folder of dumps, the newest
 REASON_CHARS = 300
-_URL_PASSWORD = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
+# Whatever could let ssh (restic's sftp:, borg's ssh://) ask for a password on a screen.
+_PROMPTERS = frozenset({"DISPLAY", "WAYLAND_DISPLAY", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE"})
+CHANGED_DURING_CHECK = "the repository changed while it was being checked; checked again next scan"
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -118,6 +118,7 @@ class BackupProbe:
     def _workdir(self) -> Path:
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="secbase-backup-")
+            (Path(self._tmp.name) / "tmp").mkdir()  # the tools' TMPDIR: a killed check leaves files there
         return Path(self._tmp.name)
 
     async def fetch(self, key: FactKey, facts: FactSource | None = None) -> BackupAnswer | BackupConfigAnswer:
@@ -125,19 +126,37 @@ class BackupProbe:
         if key.kind == "backup_config":
             return await asyncio.to_thread(read_backup_config, key.args[0], key.args[1])
         kind, location, check = key.args
+        secrets: list[_Secret] = []
+        try:
+            return await self._look(kind, location, check, secrets)
+        except Exception as exc:  # the probe boundary: a bug of ours becomes a fact, its words masked
+            where = mask(location)
+            said = clean(f"{type(exc).__name__}: {exc}", *secrets)
+            log.error("the backup probe failed on %s %s: %s", kind, where, said)
+            return BackupAnswer(
+                kind,
+                where,
+                BackupOutcome.ERROR,
+                is_remote_location(kind, location),
+                reason=_line(f"looking at the {kind} backup {where} failed: {said}", *secrets),
+            )
+
+    async def _look(self, kind: str, location: str, check: str, secrets: list[_Secret]) -> BackupAnswer:
         remote = is_remote_location(kind, location)
         if kind == "folder":
             return await asyncio.to_thread(look_at_folder, location)
-        server = _server_of(location) if remote else None
-        run_check = check == "always" or (check == "auto" and not remote)
-        async with self.limiter.slot(server):
+        skipped = _why_no_check(kind, remote, check)
+        async with self.limiter.slot(_server_of(location) if remote else None):
             try:
                 secret = self._secret(kind, location)
+                secrets.append(secret)
                 if kind == "restic":
-                    return await self._restic(location, remote, run_check, secret)
-                return await self._borg(location, remote, run_check, secret)
+                    answer = await self._restic(location, remote, not skipped, secret)
+                else:
+                    answer = await self._borg(location, remote, not skipped, secret)
             except _Stop as stop:
                 return stop.answer
+        return replace(answer, check_skipped=skipped)
 
     # -- passwords ------------------------------------------------------------------------------------
 
@@ -155,6 +174,15 @@ class BackupProbe:
                 )
             )
 
+        key_env: dict[str, str] = {}
+        if source is not None and source.key_file is not None and kind == "borg":
+            key = source.key_file.expanduser().absolute()
+            try:
+                key.open("rb").close()
+            except OSError as exc:  # the path is not printed: it names where a key lives
+                why = exc.strerror or type(exc).__name__
+                raise refuse(f"the key file named by key_file cannot be read ({why})") from None
+            key_env["BORG_KEY_FILE"] = str(key)
         if source is not None and source.password_file is not None:
             path = source.password_file.expanduser().absolute()
             try:
@@ -166,7 +194,7 @@ class BackupProbe:
                 ) from None
             if kind == "restic":
                 return _Secret({"RESTIC_PASSWORD_FILE": str(path)}, value)
-            return _Secret({"BORG_PASSCOMMAND": f"cat -- {shlex.quote(str(path))}"}, value)
+            return _Secret({"BORG_PASSCOMMAND": f"cat -- {shlex.quote(str(path))}", **key_env}, value)
         if source is not None and source.password_env is not None:
             value = self.environ.get(source.password_env, "")
             if not value:
@@ -174,14 +202,18 @@ class BackupProbe:
                     f"the environment variable {source.password_env} named by password_env is not set"
                 )
             name = "RESTIC_PASSWORD" if kind == "restic" else "BORG_PASSPHRASE"
-            return _Secret({name: value}, value)
+            return _Secret({name: value, **key_env}, value)
         # No password named: an empty one, so that neither tool waits for one on a terminal.
-        return _Secret({"RESTIC_PASSWORD" if kind == "restic" else "BORG_PASSPHRASE": ""}, "")
+        return _Secret({"RESTIC_PASSWORD" if kind == "restic" else "BORG_PASSPHRASE": "", **key_env}, "")
 
     def _env(self, secret: _Secret, extra: Mapping[str, str]) -> dict[str, str]:
         # Nothing of the caller's restic or borg settings leaks in: only what the config says.
-        env = {k: v for k, v in self.environ.items() if not k.startswith(("RESTIC_", "BORG_"))}
-        env.update({"TZ": "UTC", "LC_ALL": "C.UTF-8"})
+        env = {
+            k: v
+            for k, v in self.environ.items()
+            if not k.startswith(("RESTIC_", "BORG_")) and k not in _PROMPTERS
+        }
+        env.update({"TZ": "UTC", "LC_ALL": "C.UTF-8", "TMPDIR": str(self._workdir / "tmp")})
         env.update(extra)
         env.update(secret.env)
         return env
@@ -206,7 +238,7 @@ class BackupProbe:
         if rc != 0:
             raise _Stop(_failed(base, "restic snapshots", err, secret))
         try:
-            snapshots = tuple(sorted((_restic_snapshot(s) for s in json.loads(out) or []), key=_when))
+            snapshots = _restic_snapshots(out)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise _Stop(_broken(base, "restic snapshots --json", exc)) from None
         encrypted, encryption = True, "restic repository (always encrypted)"  # restic has no plain mode
@@ -224,7 +256,21 @@ class BackupProbe:
             answer = await self._check(
                 answer, secret, env, ["check", "--no-lock"], "repository contains errors"
             )
+            # restic's docs: a check beside a running prune (or backup) can report errors that are not
+            # there. If the snapshots changed meanwhile, the errors prove nothing either way.
+            if answer.check_ok is False and await self._restic_changed(answer, secret, env):
+                answer = replace(answer, check_ok=None, check_summary=CHANGED_DURING_CHECK)
         return answer
+
+    async def _restic_changed(self, answer: BackupAnswer, secret: _Secret, env: dict[str, str]) -> bool:
+        """True when the snapshots listed now differ from those listed before the check."""
+        try:
+            rc, out, _ = await self._tool(
+                answer, secret, env, ["snapshots", "--json", "--no-lock"], self.list_timeout_s
+            )
+            return rc == 0 and _restic_snapshots(out) != answer.snapshots
+        except (_Stop, ValueError, TypeError, KeyError, AttributeError):
+            return False  # no second listing: the check's own verdict stands
 
     # -- borg -----------------------------------------------------------------------------------------
 
@@ -236,6 +282,7 @@ class BackupProbe:
                 "BORG_BASE_DIR": str(self._workdir / "borg"),
                 "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes",
                 "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes",
+                "BORG_RSH": "ssh -o BatchMode=yes",  # ssh fails rather than asks for a password
             },
         )
         base = BackupAnswer("borg", mask(location), BackupOutcome.OK, remote)
@@ -255,7 +302,7 @@ class BackupProbe:
         answer = replace(
             base,
             snapshots=snapshots,
-            encrypted=(mode != "none") if mode else None,
+            encrypted=(mode.lower() not in BORG_PLAIN_MODES) if mode else None,  # authenticated: signed only
             encryption=clip(mode, 60),
             created_at=None if remote else _mtime(Path(location.removeprefix("file://")) / "README"),
         )
@@ -275,6 +322,11 @@ class BackupProbe:
         except _Stop as stop:  # a check that could not finish: the listing still stands
             return replace(answer, check_ran=True, check_ok=None, check_summary=stop.answer.reason)
         said = f"{out}\n{err}"
+        if rc != 0 and "read-only file system" in said.lower():
+            summary = f"the {answer.kind} check could not run: the repository is on a read-only file system"
+            if answer.kind == "borg":
+                summary += ", and borg check rewrites the repository's config file (same content)"
+            return replace(answer, check_ran=True, check_ok=None, check_summary=summary)
         ok: bool | None = True if rc == 0 else (False if bad in said or "integrity error" in said else None)
         return replace(answer, check_ran=True, check_ok=ok, check_summary=_summary(said, secret))
 
@@ -295,16 +347,30 @@ class BackupProbe:
         command = " ".join(a for a in args if not a.startswith("-"))
         async with self._processes:
             started = time.perf_counter()
-            proc = await asyncio.create_subprocess_exec(
-                exe,
-                *args,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-                cwd=self._workdir,
-                start_new_session=True,  # its children (ssh, rclone) go with it at a time-out
-            )
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    exe,
+                    *args,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=env,
+                    cwd=self._workdir,
+                    start_new_session=True,  # its children (ssh, rclone) go with it at a time-out
+                )
+            except OSError as exc:  # a script with a bad "#!" line, no execute permission...
+                why = exc.strerror or type(exc).__name__
+                raise _Stop(
+                    replace(
+                        base,
+                        outcome=BackupOutcome.ERROR,
+                        reason=_line(
+                            f"{tool} {command} on {base.location} could not be run: {exe}: {why}; "
+                            f"check that it is {tool} itself ({BACKUP_TOOL_FIX[tool]})",
+                            secret,
+                        ),
+                    )
+                ) from None
             try:
                 out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
             except BaseException as exc:
@@ -331,8 +397,25 @@ def _kill(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+# Most telling first: restic says "dial tcp ...: connect: connection refused".
+_UNREACHABLE = (
+    "connection refused",
+    "no such host",
+    "no route to host",
+    "network is unreachable",
+    "connection reset",
+    "dial tcp",
+)
+_SLOW = re.compile(r"i/o timeout|timed out|deadline exceeded")
+_DENIED = re.compile(r"\((401|403)\)|\b(401|403) (unauthorized|forbidden)\b")
+
+
 def _failed(base: BackupAnswer, what: str, stderr: str, secret: _Secret) -> BackupAnswer:
-    """Tell a refused password and a missing repository apart from any other failure."""
+    """Tell a refused password, an unreachable server and a missing repository apart from other failures.
+
+    The network cases come before "not found": restic asks "Is there a repository at the following
+    location?" whatever kept it from opening the repository, a refused connection too.
+    """
     text = stderr.lower()
     where = base.location
     if "empty password" in text:
@@ -342,6 +425,34 @@ def _failed(base: BackupAnswer, what: str, stderr: str, secret: _Secret) -> Back
         )
     elif "wrong password" in text or "passphrase supplied" in text or "no key found" in text:
         outcome, reason = BackupOutcome.AUTH_FAILED, f"{base.kind} refused the password for {where}"
+    elif "no key file for repository" in text:
+        outcome, reason = (
+            BackupOutcome.AUTH_FAILED,
+            f"borg found no key for {where}: its key is kept in a file (keyfile mode); "
+            "name that file with key_file",
+        )
+    elif "invalid key file for repository" in text:
+        outcome, reason = BackupOutcome.AUTH_FAILED, f"the file named by key_file is not the key of {where}"
+    elif (match := _DENIED.search(text)) is not None:
+        code = match.group(1) or match.group(2)
+        outcome, reason = (
+            BackupOutcome.AUTH_FAILED,
+            f"the server of {where} refused access (HTTP {code}); check the user and password it expects",
+        )
+    elif (found := next((p for p in _UNREACHABLE if p in text), None)) is not None:
+        outcome, reason = BackupOutcome.ERROR, f"{base.kind} could not reach the server of {where} ({found})"
+    elif "connection closed by remote host" in text:  # borg; it may lose ssh's own words (a race)
+        outcome, reason = (
+            BackupOutcome.ERROR,
+            f"borg could not reach the server of {where}, or borg does not run there (the connection closed)",
+        )
+    elif _SLOW.search(text) is not None:
+        outcome, reason = BackupOutcome.TIMEOUT, f"the server of {where} did not answer {base.kind} in time"
+    elif "read-only file system" in text:
+        outcome, reason = (
+            BackupOutcome.ERROR,
+            f"{what} on {where} failed: it needed to write, and the repository is on a read-only file system",
+        )
     elif (
         "is there a repository at the following location" in text
         or "does not exist" in text
@@ -350,7 +461,7 @@ def _failed(base: BackupAnswer, what: str, stderr: str, secret: _Secret) -> Back
         outcome, reason = BackupOutcome.NOT_FOUND, f"there is no {base.kind} repository at {where}"
     else:
         outcome, reason = BackupOutcome.ERROR, f"{what} on {where} failed: {_summary(stderr, secret)}"
-    return replace(base, outcome=outcome, reason=clean(reason, secret))
+    return replace(base, outcome=outcome, reason=_line(reason, secret))
 
 
 def _broken(base: BackupAnswer, what: str, exc: Exception) -> BackupAnswer:
@@ -373,16 +484,41 @@ def _summary(text: str, secret: _Secret) -> str:
     return clean("; ".join(picked) or "no output", secret)
 
 
-def clean(text: str, secret: _Secret | None = None) -> str:
+def clean(text: str, *secrets: _Secret) -> str:
     """One short line for a fact: the password and any password in a URL masked, control characters gone."""
-    if secret is not None and len(secret.value) >= 3:  # shorter ones would mask every other word
-        text = text.replace(secret.value, "***")
-    return clip(UNSAFE_CHARS.sub(" ", mask(text)), REASON_CHARS)
+    return _line(mask(_scrub(text, *secrets)), *secrets)
 
 
-def mask(location: str) -> str:
-    """A location with any password written in it (rest:https://user:pw@host/) replaced by ***."""
-    return _URL_PASSWORD.sub(r"\1:***@", location)
+def _line(text: str, *secrets: _Secret) -> str:
+    """One short line put together from parts masked already (a location, clean()'s output).
+
+    Not masked again: a second URL in the line (the tool's words after our location) would make mask()
+    hide everything between the first "://" and the last "@".
+    """
+    return clip(UNSAFE_CHARS.sub(" ", _scrub(text, *secrets)), REASON_CHARS)
+
+
+def _scrub(text: str, *secrets: _Secret) -> str:
+    for secret in secrets:
+        if len(secret.value) >= 3:  # shorter ones would mask every other word
+            text = text.replace(secret.value, "***")
+    return text
+
+
+def _why_no_check(kind: str, remote: bool, check: str) -> str:
+    """Why the repository's own check will not run, in plain words; "" when it will."""
+    if check == "never":
+        return "the source says check: never"
+    if check == "always":
+        return ""
+    if remote:
+        return "the repository is remote and the source says check: auto (a check downloads from it)"
+    if kind == "borg":
+        return (
+            "borg check rewrites the repository's config file (same content), and under check: auto "
+            "secbase never writes to a repository; set check: always to run it"
+        )
+    return ""
 
 
 def _server_of(location: str) -> str | None:
@@ -393,7 +529,10 @@ def _server_of(location: str) -> str | None:
         else location
     )
     if "://" in text:
-        return urlsplit(text).hostname
+        try:  # the password masked first: one holding "/" or "@" would hide the host from urlsplit
+            return urlsplit(mask(text)).hostname
+        except ValueError:
+            return None
     head = text.split(":", 1)[0]
     return head.rpartition("@")[2] or None
 
@@ -406,6 +545,10 @@ def _time(text: str) -> datetime:
 
 def _when(snapshot: BackupSnapshot) -> datetime:
     return snapshot.time
+
+
+def _restic_snapshots(out: str) -> tuple[BackupSnapshot, ...]:
+    return tuple(sorted((_restic_snapshot(s) for s in json.loads(out) or []), key=_when))
 
 
 def _restic_snapshot(item: dict[str, Any]) -> BackupSnapshot:
@@ -459,66 +602,3 @@ def look_at_folder(location: str) -> BackupAnswer:
         )
     dumps.sort(key=lambda s: (s.time, s.name))
     return replace(base, snapshots=tuple(dumps[-MAX_DUMPS:]))
-
-
-def read_backup_config(tool: str, path: str) -> BackupConfigAnswer:
-    """Read a borgmatic or resticprofile file: repositories, retention, schedule, checks (no secret kept)."""
-    file = Path(path).expanduser()
-    base = BackupConfigAnswer(tool, path, BackupConfigOutcome.OK)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return replace(base, outcome=BackupConfigOutcome.NOT_FOUND, reason=f"there is no {tool} file {path}")
-    except (OSError, UnicodeError) as exc:
-        why = getattr(exc, "strerror", None) or "not UTF-8 text"
-        return replace(
-            base, outcome=BackupConfigOutcome.ERROR, reason=f"the {tool} file {path} cannot be read: {why}"
-        )
-    try:
-        if tool == "borgmatic":
-            parsed = parse_borgmatic(text)
-            kind = "borg"
-            plans = [
-                BackupPlan(
-                    name="",
-                    repositories=tuple(
-                        BackupRepository(mask(loc), is_remote_location(kind, loc), clip(label, 60))
-                        for loc, label in parsed.repositories
-                    ),
-                    retention=_retention(parsed.retention),
-                    consistency_checks=parsed.checks,
-                    password_set=parsed.password_set,
-                )
-            ]
-        else:
-            syntax: Literal["yaml", "toml"] = "toml" if file.suffix.lower() in (".toml", ".conf") else "yaml"
-            plans = [
-                BackupPlan(
-                    name=clip(p.name, 60),
-                    repositories=tuple(
-                        BackupRepository(mask(loc), is_remote_location("restic", loc))
-                        for loc in p.repositories
-                    ),
-                    retention=_retention(p.retention),
-                    schedule=p.schedule,
-                    consistency_checks=p.checks,
-                    password_set=p.password_set,
-                )
-                for p in parse_resticprofile(text, syntax=syntax)
-            ]
-    except ParseError as exc:
-        return replace(base, outcome=BackupConfigOutcome.INVALID, reason=clean(f"{path}: {exc}"))
-    return replace(base, plans=tuple(plans))
-
-
-def _retention(pairs: tuple[tuple[str, int | str], ...]) -> BackupRetention | None:
-    if not pairs:
-        return None
-    values = dict(pairs)
-    if "keep_last" not in values and "keep_secondly" in values:  # borg's --keep-last is --keep-secondly
-        values["keep_last"] = values["keep_secondly"]
-    fields = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
-    counts = {
-        f: v for f in fields if isinstance(v := values.get(f), int) and not isinstance(v, bool) and v != 0
-    }
-    return BackupRetention(**counts, keep_within=clip(str(values.get("keep_within", "")), 40))

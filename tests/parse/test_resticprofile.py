@@ -7,6 +7,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from secbase.facts import BackupRetention
 from secbase.parse import ParseError
 from secbase.parse.resticprofile import ResticProfileParseError, parse_resticprofile
 
@@ -111,3 +112,78 @@ VALUES = st.recursive(
 def test_any_shape_is_profiles_or_a_parse_error(data: dict[str, object]) -> None:
     with contextlib.suppress(ParseError):
         parse_resticprofile(yaml.safe_dump(data))
+
+
+# --- keep settings ----------------------------------------------------------------------------------
+
+
+def test_keep_within_periods_unlimited_and_unknown_keep_settings_are_read() -> None:
+    (profile,) = parse_resticprofile(
+        "p:\n  repository: /r\n  forget:\n    keep_within_daily: 7d\n    keep-within-monthly: 1y\n"
+        "    keep-daily: -1\n    keep-weekly: unlimited\n    keep-tag: [important]\n    prune: true\n"
+    )
+    assert profile.retention == (
+        ("keep_within_daily", "7d"),
+        ("keep_within_monthly", "1y"),
+        ("keep_daily", "unlimited"),
+        ("keep_weekly", "unlimited"),
+        ("keep-tag", "['important']"),
+    )
+
+
+RETAIN_KEYS = st.sampled_from(
+    ["keep-within", "keep-within-hourly", "keep-within-daily", "keep-within-weekly", "keep-within-monthly",
+     "keep-within-yearly", "keep-last", "keep-hourly", "keep_daily", "keep-weekly", "keep-monthly",
+     "keep-yearly", "keep-tag", "keep-minutely", "prune"]
+)  # fmt: skip
+RETAIN_VALUES = (
+    st.integers(-(10**6), 10**6)
+    | st.integers(-(10**6), 10**6).map(str)
+    | st.sampled_from(["unlimited", "30d", "1y2m3d", "2h", "-1", "", "x"])
+)
+
+
+@given(st.dictionaries(RETAIN_KEYS, RETAIN_VALUES, max_size=6), st.sampled_from(["retention", "forget"]))
+def test_counts_are_never_negative_and_days_reached_never_negative(
+    keep: dict[str, object], section: str
+) -> None:
+    try:
+        profiles = parse_resticprofile(yaml.safe_dump({"p": {"repository": "/r", section: keep}}))
+    except ParseError:
+        return
+    for profile in profiles:
+        assert all(v >= 0 for _, v in profile.retention if isinstance(v, int))
+        read = BackupRetention.from_pairs(profile.retention)
+        if read is not None:
+            assert read.reach_days >= 0 and read.daily_kept >= 0
+            assert all(n >= 0 for _, n in read.snapshot_counts)
+
+
+# --- profiles only inherited from ---------------------------------------------------------------------
+
+TEMPLATE = """\
+base:
+  repository: "local:/srv/backup/town"
+  password-file: key
+  retention: {keep-daily: 3}
+documents:
+  inherit: base
+  retention: {keep-daily: 14, keep-monthly: 6}
+mail:
+  inherit: base
+  retention: {keep-daily: 30}
+"""
+
+
+def test_a_base_profile_only_inherited_from_is_not_a_plan_of_its_own() -> None:
+    profiles = parse_resticprofile(TEMPLATE)
+    assert [p.name for p in profiles] == ["documents", "mail"]
+
+
+def test_a_parent_writing_to_a_repository_of_its_own_is_still_a_plan() -> None:
+    text = TEMPLATE + "usb:\n  inherit: documents\n  repository: /mnt/usb/town\n"
+    names = [p.name for p in parse_resticprofile(text)]
+    assert names == ["documents", "mail", "usb"]  # documents writes to town, which usb does not
+    chained = "root:\n  repository: /srv/r\nbase:\n  inherit: root\n  retention: {keep-daily: 1}\n"
+    chained += "town:\n  inherit: base\n  retention: {keep-daily: 40}\n"
+    assert [p.name for p in parse_resticprofile(chained)] == ["town"]

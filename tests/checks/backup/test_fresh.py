@@ -69,11 +69,40 @@ def test_a_folder_of_dumps_is_judged_by_its_newest_dump() -> None:
     assert result.status is Status.PASS
 
 
-def test_a_snapshot_dated_ahead_of_our_clock_is_still_recent() -> None:
+def test_a_snapshot_dated_a_little_ahead_of_our_clock_is_still_recent() -> None:
+    # Within the hour of slack two clocks a few minutes apart get; further ahead, a clock is wrong (below).
     spec = backup_spec()
-    result = run_one(fresh, backup_target(spec), backup_answer(spec, snaps=snapshots(-2 * H)))
-    assert result.status is Status.PASS
-    assert "ahead" in result.summary
+    for ahead in (-0.5 * H, -1 * H):
+        result = run_one(fresh, backup_target(spec), backup_answer(spec, snaps=snapshots(ahead)))
+        assert result.status is Status.PASS, result.summary
+        assert "ahead" in result.summary
+
+
+def test_a_snapshot_dated_years_ahead_does_not_hide_a_stale_backup() -> None:
+    spec = backup_spec()
+    ten_years = -10 * 365 * 24 * H
+    result = run_one(fresh, backup_target(spec), backup_answer(spec, snaps=snapshots(30 * 24 * H, ten_years)))
+    assert result.status is Status.FAIL, result.summary
+    assert "30 days old" in result.summary
+    assert "1 backup is dated ahead of this computer's clock" in result.summary
+    assert "2035" in result.evidence
+
+
+def test_a_fresh_backup_with_others_dated_ahead_warns_that_a_clock_is_wrong() -> None:
+    spec = backup_spec()
+    facts = backup_answer(spec, snaps=snapshots(2 * H, -2 * H, -48 * H))
+    result = run_one(fresh, backup_target(spec), facts)
+    assert result.status is Status.WARN, result.summary
+    assert "2 backups are dated ahead of this computer's clock" in result.summary
+    assert "a clock is wrong" in result.summary
+    assert "2025-06-01 10:00 UTC" in result.evidence  # the newest one judged
+
+
+def test_every_snapshot_dated_ahead_warns_the_age_cannot_be_told() -> None:
+    spec = backup_spec()
+    result = run_one(fresh, backup_target(spec), backup_answer(spec, snaps=snapshots(-2 * H, -3 * H)))
+    assert result.status is Status.WARN, result.summary
+    assert "age cannot be told" in result.summary and "a clock is wrong" in result.summary
 
 
 @pytest.mark.parametrize("outcome", [o for o in BackupOutcome if o is not BackupOutcome.OK])

@@ -52,7 +52,7 @@ def test_a_remote_repository_not_checked_warns_that_no_check_ran(check: str) -> 
     spec = backup_spec("cloud", location="s3:s3.example.test/alder", remote=True, check=check)
     result = run_one(integrity, backup_target(spec), backup_answer(spec, snaps=daily(3)))
     assert result.status is Status.WARN
-    assert "No check" in result.summary
+    assert "did not check this repository for damage" in result.summary
     assert f"check: {check}" in result.summary
 
 
@@ -80,3 +80,24 @@ def test_a_folder_of_dumps_has_no_check_of_its_own() -> None:
 def test_a_look_that_failed_is_error() -> None:
     result = run_one(integrity, backup_target(LOCAL), backup_answer(LOCAL, outcome=BackupOutcome.NOT_FOUND))
     assert result.status is Status.ERROR
+
+
+def test_a_local_borg_repository_under_check_auto_warns_with_borgs_own_next_steps() -> None:
+    # borg's check rewrites the repository's config file, so the probe runs it only with check: always.
+    spec = backup_spec("mail", kind="borg", location="/srv/borg/mail")
+    why = "borg check rewrites the repository's config file (same content); set check: always to run it"
+    facts = backup_answer(spec, snaps=daily(3), check_skipped=why)
+    result = run_one(integrity, backup_target(spec), facts)
+    assert result.status is Status.WARN
+    assert "borg's own check rewrites a file in the repository" in result.summary
+    assert "check: always" in result.summary and "borg check on the backup server" in result.summary
+    assert "borgmatic: list repository and archives under checks" in result.summary
+    assert "restic" not in result.summary
+    assert why in result.evidence
+
+
+def test_a_remote_repository_not_checked_says_what_to_run_instead() -> None:
+    result = run_one(integrity, backup_target(REMOTE), backup_answer(REMOTE, snaps=daily(3)))
+    assert result.summary.startswith("secbase did not check this repository for damage: it is stored over")
+    assert "Add check: always to this backup in the secbase config" in result.summary
+    assert "accept this finding with secbase accept" in result.summary

@@ -8,7 +8,16 @@ import pytest
 from secbase_checks.backup.retention import retention
 
 from secbase import Status
-from secbase.facts import BackupConfigOutcome, BackupOutcome, BackupPlan, BackupRepository
+from secbase.facts import (
+    BackupConfigOutcome,
+    BackupOutcome,
+    BackupPlan,
+    BackupRepository,
+    BackupRetention,
+)
+from secbase.model import BackupSpec
+from secbase.parse.borgmatic import parse_borgmatic
+from secbase.parse.resticprofile import parse_resticprofile
 from tests.checks.factories import (
     NOW,
     backup_answer,
@@ -190,3 +199,111 @@ def test_a_repository_less_than_a_day_old_is_worded_for_one_day() -> None:
     )
     assert result.status is Status.PASS, result.summary
     assert "A snapshot was taken in the last day." in result.summary
+
+
+# --- keep settings read honestly ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "status", "said"),
+    [
+        # restic 0.17+ and borg: a negative count (restic also "unlimited") keeps every one
+        ({"keep_daily": -1}, Status.PASS, "without limit (keep_daily)"),
+        ({"unlimited": ("keep_daily",)}, Status.PASS, "without limit (keep_daily)"),
+        ({"keep_monthly": -1, "keep_daily": 7}, Status.PASS, "without limit"),
+        # restic's keep-within-* reach as far as their duration
+        ({"keep_within_daily": "60d"}, Status.PASS, "about 60 days"),
+        ({"keep_within_daily": "7d", "keep_within_monthly": "1y"}, Status.PASS, "about 365 days"),
+        ({"keep_within_daily": "10d"}, Status.FAIL, "about 10 days of backups, under 30 days"),
+        ({"keep_within_weekly": "8w", "keep_daily": 7}, Status.PASS, "about 56 days"),
+        # borg's quarterly rules
+        ({"keep_daily": 7, "keep_13weekly": 4}, Status.PASS, "about 364 days"),
+        ({"keep_daily": 7, "keep_3monthly": 1}, Status.PASS, "about 90 days"),
+        # borg's keep_minutely and keep_secondly keep the last N backups, whatever their age
+        ({"keep_minutely": 60}, Status.ERROR, "which secbase cannot turn into days"),
+        ({"keep_secondly": 5}, Status.FAIL, "about 5.4 days of backups at most, under 30 days"),
+        ({"keep_minutely": 5, "keep_daily": 7}, Status.FAIL, "the last 5 snapshots (keep_minutely)"),
+        ({"keep_last": 3, "keep_daily": 7}, Status.FAIL, "about 7 days of backups at most"),
+        ({"keep_last": 40, "keep_daily": 7}, Status.ERROR, "At one backup a day that is about 40 days"),
+        # anything not understood is "cannot judge", never a pass
+        ({"keep_daily": 7, "keep_monthly": 12, "unknown": ("keep-tag: monthly",)}, Status.ERROR, "keep-tag"),
+        ({"keep_within": "30"}, Status.ERROR, "does not understand keep_within: 30"),
+        ({}, Status.ERROR, "does not understand its keep settings"),
+    ],
+)
+def test_every_keep_setting_is_read_or_named_as_not_understood(
+    settings: dict[str, object], status: Status, said: str
+) -> None:
+    facts = [backup_answer(BORG, **GOOD_HISTORY), backup_config(BORG, keep=keep(**settings))]
+    result = run_one(retention, backup_target(BORG), *facts)
+    assert result.status is status, result.summary
+    assert said in result.summary
+    assert "/etc/borgmatic/mail.yaml" in result.summary
+
+
+def test_keep_settings_straight_from_the_parsers() -> None:
+    restic = parse_resticprofile(
+        "p:\n  repository: /srv/backup/files\n  retention: {keep-within-daily: 45d, keep-weekly: -1}\n"
+    )
+    borg = parse_borgmatic("repositories: [/srv/borg/mail]\nkeep_minutely: 60\nkeep_fortnightly: 3\n")
+    read = [BackupRetention.from_pairs(restic[0].retention), BackupRetention.from_pairs(borg.retention)]
+    assert read[0] == keep(keep_within_daily="45d", unlimited=("keep_weekly",))
+    assert read[1] == keep(keep_minutely=60, unknown=("keep_fortnightly: 3",))
+    facts = [backup_answer(BORG, **GOOD_HISTORY), backup_config(BORG, keep=read[1])]
+    result = run_one(retention, backup_target(BORG), *facts)
+    assert result.status is Status.ERROR and "keep_fortnightly" in result.summary
+
+
+def test_never_deleting_explains_prune_and_forget() -> None:
+    facts = [backup_answer(BORG, **GOOD_HISTORY), backup_config(BORG, keep=None)]
+    result = run_one(retention, backup_target(BORG), *facts)
+    assert "no rules to delete old backups (prune/forget)" in result.summary
+
+
+def test_an_unknown_age_says_what_it_means_for_the_keep_settings() -> None:
+    spec = backup_spec("cloud", location="s3:s3.example.test/alder", remote=True)
+    result = run_one(retention, backup_target(spec), backup_answer(spec, snaps=daily(10)))
+    assert "If the repository is older than 30 days, its keep settings delete too much." in result.summary
+
+
+# --- which profile writes to this source ------------------------------------------------------------------
+
+PROFILES = "/etc/resticprofile/profiles.yaml"
+
+
+def _two_plans(spec_location: str, written: str) -> tuple[BackupSpec, list[BackupPlan]]:
+    """This source's profile (keeping enough, its repository spelt `written`) and an unrelated one keeping 2 days."""
+    spec = backup_spec(location=spec_location, config_file=PROFILES)
+    plans = [
+        BackupPlan("files", (BackupRepository(written, False),), keep(keep_daily=7, keep_monthly=3)),
+        BackupPlan("other", (BackupRepository("/srv/other", False),), keep(keep_daily=2)),
+    ]
+    return spec, plans
+
+
+@pytest.mark.parametrize(
+    ("location", "written"),
+    [
+        ("rest:https://town:s3cret@nas:8000/files", "rest:https://town:***@nas:8000/files"),  # masked
+        ("/srv/backup/files", "local:/srv/backup/files"),
+        ("/srv/backup/files", "/srv/backup/files/"),
+        ("/srv/backup/files/", "local:/srv/backup/./files"),
+        ("/srv/backup/files", "../../srv/backup/files"),  # relative to the profiles file's folder
+        ("s3:s3.example.test/town/", "s3:s3.example.test/town"),
+    ],
+)
+def test_the_sources_repository_is_found_however_it_is_spelt(location: str, written: str) -> None:
+    spec, plans = _two_plans(location, written)
+    facts = [backup_answer(spec, **GOOD_HISTORY), backup_config(spec, plans=plans)]
+    result = run_one(retention, backup_target(spec), *facts)
+    assert result.status is Status.PASS, result.summary
+    assert "profile files" in result.summary and "profile other" not in result.summary
+
+
+def test_a_file_naming_no_repository_of_the_source_cannot_judge_it() -> None:
+    spec, plans = _two_plans("rest:https://town:s3cret@nas:8000/files", "/srv/elsewhere")
+    facts = [backup_answer(spec, **GOOD_HISTORY), backup_config(spec, plans=plans)]
+    result = run_one(retention, backup_target(spec), *facts)
+    assert result.status is Status.ERROR, result.summary  # not the unrelated profile's fail
+    assert f"{PROFILES} names no repository at rest:https://town:***@nas:8000/files" in result.summary
+    assert "s3cret" not in result.summary

@@ -1,0 +1,13 @@
+"""Text from the world made safe to show, for every check family: one line, no control characters, cut short."""
+
+from __future__ import annotations
+
+from secbase.parse import UNSAFE_CHARS, clip
+
+SHORT_CHARS = 200  # a piece of evidence quoted in a sentence
+
+
+def clean(text: str, limit: int = SHORT_CHARS) -> str:
+    """Text a server, a tool or a person wrote, made safe to show: control, invisible and direction-changing
+    characters replaced by spaces, cut to `limit` characters ("..." at the end when cut)."""
+    return clip(UNSAFE_CHARS.sub(" ", text[: limit + 1]), limit)
