@@ -58,7 +58,10 @@ class NeedFacts(BaseException):
 
     def __init__(self, keys: Iterable[FactKey]) -> None:
         self.keys = tuple(dict.fromkeys(keys))
-        super().__init__(", ".join(map(str, self.keys)))
+        super().__init__()  # the text is made when shown: raised thousands of times a scan, read never
+
+    def __str__(self) -> str:
+        return ", ".join(map(str, self.keys))
 
 
 class Facts:

@@ -1,8 +1,10 @@
 """net.service.*: what answers on the hosts an organisation declares, from a TCP connect scan (nmap).
 
-Every scanned port gets a result on every scan, so that a finding (subject "3389/rdp" or "8080/tcp") is
-resolved by the first scan that finds the port closed. Only declared hosts are scanned: a host name is
-resolved through the scan's resolvers, an address is used as it is.
+Every scanned port gets a result on every scan, so that a finding (subject "3389/rdp" or "8081/tcp") is
+resolved by the first scan that finds the port closed. A risky service's port is judged by
+net.service.risky alone, the other scanned ports by net.service.unexpected: one problem, one finding (an
+open RDP port is not also "unexpected", and accepting its risk silences it). Only declared hosts are
+scanned: a host name is resolved through the scan's resolvers, an address is used as it is.
 """
 
 from __future__ import annotations
@@ -163,22 +165,24 @@ def _risky_words(tcp: tuple[RiskyService, ...]) -> _Words:
         if len(_WORDS) >= 8:  # another services list (tests load several): forget the old ones
             _WORDS.clear()
         passes = tuple((s, s.subject, f"Nothing answers on port {s.port} ({s.name}).") for s in tcp)
-        kept = _WORDS[id(tcp)] = _Words(tcp, passes, {s.port: s for s in tcp})
+        kept = _WORDS[id(tcp)] = _Words(tcp, passes, frozenset(s.port for s in tcp))
     return kept
 
 
 class _Words(NamedTuple):
     tcp: tuple[RiskyService, ...]
     passes: tuple[tuple[RiskyService, str, str], ...]  # (service, subject, the words of a pass)
-    by_port: dict[int, RiskyService]
+    ports: frozenset[int]  # the risky services' TCP ports
 
 
 _WORDS: dict[int, _Words] = {}
 
 
-@lru_cache(maxsize=8)  # the same port list for every host: (port, subject, the words of a pass)
-def _unexpected_words(ports: tuple[int, ...]) -> tuple[tuple[int, str, str], ...]:
-    return tuple((p, f"{p}/tcp", f"Nothing answers on port {p}.") for p in ports)
+@lru_cache(maxsize=8)  # the same port lists for every host: (port, subject, the words of a pass)
+def _unexpected_words(ports: tuple[int, ...], risky: frozenset[int]) -> tuple[tuple[int, str, str], ...]:
+    """net.service.unexpected's ports: the scanned ones that are no risky service's (those are judged by
+    net.service.risky: one problem, one finding)."""
+    return tuple((p, f"{p}/tcp", f"Nothing answers on port {p}.") for p in ports if p not in risky)
 
 
 def _risky(target: Target, seen: _Port, svc: RiskyService) -> Result:
@@ -244,22 +248,18 @@ def service_unexpected(target: Target, facts: Facts, limits: Mapping[str, Any]) 
     scan = _scan(target, facts, ports)
     if isinstance(scan, str):
         return [Result.error(service_unexpected, target, scan)]
-    risky, table, severity = (
-        _risky_words(risky_services().tcp()).by_port,
-        scan.table,
-        service_unexpected.severity,
-    )
+    table, severity = scan.table, service_unexpected.severity
     results = []
-    for port, subject, nothing in _unexpected_words(ports):
+    for port, subject, nothing in _unexpected_words(ports, _risky_words(risky_services().tcp()).ports):
         seen = table.get(port) or scan.port(port)
         if seen.open_at or seen.unknown is not None:
-            results.append(_unexpected(target, seen, port, risky.get(port)))
+            results.append(_unexpected(target, seen, port))
         else:  # most ports: as in service_risky
             results.append(_pass(service_unexpected, target, nothing, subject, severity, seen.evidence))
     return results
 
 
-def _unexpected(target: Target, seen: _Port, port: int, svc: RiskyService | None) -> Result:
+def _unexpected(target: Target, seen: _Port, port: int) -> Result:
     subject, evidence = f"{port}/tcp", seen.evidence
     if not seen.open_at:
         if seen.unknown is not None:
@@ -270,9 +270,8 @@ def _unexpected(target: Target, seen: _Port, port: int, svc: RiskyService | None
     if port in target.expected_ports:
         summary = f"Port {port} answers, as declared."
         return Result.passed(service_unexpected, target, summary, subject=subject, evidence=evidence)
-    also = f" It is {svc.name}: see net.service.risky." if svc is not None else ""
     summary = (
         f"Port {port} answers at {', '.join(seen.open_at)}, but expected_ports does not list it for "
-        f"{target.name}. Close it if nobody needs it from outside; list it if it is meant to be open.{also}"
+        f"{target.name}. Close it if nobody needs it from outside; list it if it is meant to be open."
     )
     return Result.warn(service_unexpected, target, summary, subject=subject, evidence=evidence)

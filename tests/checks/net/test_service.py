@@ -19,6 +19,7 @@ NAME = "srv.alder.test"
 DEFAULT = scan_ports({})
 RISKY_TCP = {s.port: s for s in risky_services().tcp()}
 UDP_PORTS = {s.port for s in risky_services().udp()}
+NOT_RISKY = tuple(p for p in DEFAULT if p not in RISKY_TCP)  # net.service.unexpected's ports
 
 
 def server(name: str = IP, *, expected: Iterable[int] = ()) -> Target:
@@ -201,24 +202,27 @@ def test_an_address_that_could_not_be_scanned_keeps_a_pass_away() -> None:
 
 
 def test_an_open_port_not_declared_warns_and_a_declared_one_passes() -> None:
-    results = by_subject(run(service_unexpected, server(expected=[443]), ports(IP, 443, 8080)))
-    assert results["8080/tcp"].status is Status.WARN and results["8080/tcp"].severity is Severity.LOW
-    assert "see net.service.risky" in results["8080/tcp"].summary  # 8080 is also an admin-panel port
+    results = by_subject(run(service_unexpected, server(expected=[443]), ports(IP, 443, 993)))
+    assert results["993/tcp"].status is Status.WARN and results["993/tcp"].severity is Severity.LOW
+    assert "expected_ports does not list it" in results["993/tcp"].summary
     assert results["443/tcp"].status is Status.PASS
-    assert set(results) == {f"{p}/tcp" for p in DEFAULT}
-    assert [s for s, r in results.items() if r.status is not Status.PASS] == ["8080/tcp"]
+    assert set(results) == {f"{p}/tcp" for p in NOT_RISKY}
+    assert [s for s, r in results.items() if r.status is not Status.PASS] == ["993/tcp"]
 
 
-def test_an_undeclared_common_port_warns_without_pointing_at_risky() -> None:
-    result = by_subject(run(service_unexpected, server(), ports(IP, 443)))["443/tcp"]
-    assert result.status is Status.WARN
-    assert "net.service.risky" not in result.summary
+def test_a_risky_service_is_one_finding_of_net_service_risky_not_also_unexpected() -> None:
+    facts = ports(IP, 3389, 8080)
+    assert by_subject(run(service_risky, server(), facts))["3389/rdp"].status is Status.FAIL
+    assert by_subject(run(service_risky, server(), facts))["8080/web-admin"].status is Status.FAIL
+    unexpected = by_subject(run(service_unexpected, server(), facts))
+    assert not {"3389/tcp", "8080/tcp"} & set(unexpected)
+    assert {r.status for r in unexpected.values()} == {Status.PASS}
 
 
-def test_nothing_open_passes_every_scanned_port() -> None:
+def test_nothing_open_passes_every_scanned_port_that_is_no_risky_service() -> None:
     results = run(service_unexpected, server(expected=[443]), ports(IP))
     assert {r.status for r in results} == {Status.PASS}
-    assert len(results) == len(DEFAULT)
+    assert len(results) == len(NOT_RISKY) and 0 < len(NOT_RISKY) < len(DEFAULT)
 
 
 def test_expected_ports_of_another_host_do_not_count() -> None:
