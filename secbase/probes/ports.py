@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import math
 import queue
+import re
 import shutil
 import threading
 import xml.etree.ElementTree as ET
@@ -95,7 +96,7 @@ class _Scanner(nmap.PortScanner):  # type: ignore[misc]  # python-nmap has no ty
     ) -> dict[str, Any]:
         if nmap_xml_output is not None:
             self._nmap_last_output = nmap_xml_output
-        self.root, self.errors = None, tuple(nmap_err_keep_trace)
+        self.root, self.errors = None, _error_lines(nmap_err_keep_trace)
         try:
             root = ET.fromstring(self._nmap_last_output)
         except ET.ParseError:  # as python-nmap: no XML at all, so nmap failed; say what it said
@@ -114,6 +115,22 @@ class _Scanner(nmap.PortScanner):  # type: ignore[misc]  # python-nmap has no ty
             "scan": {},  # read_scan reads the hosts from the tree
         }
         return self._scan_result
+
+
+def _error_lines(trace: Iterable[str] | str) -> tuple[str, ...]:
+    """nmap's error lines, each once, in order, from what python-nmap kept of its stderr.
+
+    python-nmap keeps the whole of stderr once for every line of it that is not a warning, so one text
+    comes several times, warnings and all: it is cut into lines here, warnings left out (python-nmap hands
+    them over apart), and each line kept once. A text on its own (python-nmap's default is "") is one
+    text, never a run of characters.
+    """
+    texts = (trace,) if isinstance(trace, str) else trace
+    lines = (line.strip() for text in texts for line in str(text).splitlines())
+    return tuple(dict.fromkeys(line for line in lines if line and not _WARNING.match(line)))
+
+
+_WARNING = re.compile("warning: ", re.IGNORECASE)  # as python-nmap tells a warning line from an error line
 
 
 def _borrow_scanner(path: str) -> _Scanner:
@@ -367,7 +384,7 @@ def read_scan(
     (naming them in `extrareasons`), and marks a host it gave up on with `timedout`: all three are read.
     """
     hosts = _read_xml(xml)
-    nmap_errors = " ".join(str(e).strip() for e in errors)
+    nmap_errors = " ".join(_error_lines(errors))
     out: dict[str, PortsAnswer] = {}
     for address in addresses:
         host = hosts.get(address)
@@ -385,25 +402,51 @@ def read_scan(
                 address, ports, PortsOutcome.ERROR, reason=f"nmap said nothing about {address}{why}"
             )
             continue
+        if host.status is not None:  # down, or any word but up: nmap read no port of it
+            why = f": {_plain(host.status_reason)}" if host.status_reason else ""
+            out[address] = PortsAnswer(
+                address,
+                ports,
+                PortsOutcome.ERROR,
+                reason=f"nmap reports the host as {_word(host.status)}{why} (at {address})",
+            )
+            continue
         # A port's word: nmap's own line for it, else the folded ports' state, else the state of the rest.
         if host.rest is not None:
             words = dict.fromkeys(ports, host.rest)
             words.update(host.words)
         else:
             words = host.words
-        states = [(p, _STATES.get(w, PortState.FILTERED)) for p in ports if (w := words.get(p))]
-        missing = [p for p in ports if not words.get(p)] if len(states) < len(ports) else []
-        if missing:
+        states = [(p, s) for p in ports if (s := _STATES.get(words.get(p, ""))) is not None]
+        if len(states) < len(ports):
             out[address] = PortsAnswer(
                 address,
                 ports,
                 PortsOutcome.ERROR,
                 states=tuple(states),
-                reason=f"nmap gave no state for port {port_ranges(missing)} at {address}",
+                reason=_unknown_reason(address, ports, words),
             )
         else:
             out[address] = PortsAnswer(address, ports, PortsOutcome.OK, states=tuple(states))
     return out
+
+
+def _unknown_reason(address: str, ports: tuple[int, ...], words: dict[int, str]) -> str:
+    """Why some ports have no state: no word from nmap, or a word that is none of the three states."""
+    missing: list[int] = []
+    odd: dict[str, list[int]] = {}  # word -> its ports, in order
+    for p in ports:
+        word = words.get(p, "")
+        if not word:
+            missing.append(p)
+        elif word not in _STATES:
+            odd.setdefault(word, []).append(p)
+    parts = [f"no state for port {port_ranges(missing)}"] if missing else []
+    parts += [f"the state '{_word(w)}' for port {port_ranges(ps)}" for w, ps in odd.items()]
+    reason = f"nmap gave {' and '.join(parts)} at {address}"
+    if odd:  # open|filtered, closed|filtered, unfiltered...: whether something answers is not known
+        reason += "; only open, closed or filtered tells whether something answers"
+    return clip(reason, REASON_CHARS)
 
 
 @dataclass
@@ -413,6 +456,8 @@ class _Host:
     words: dict[int, str]  # port -> nmap's word for it: listed, or folded and named
     rest: str | None  # the state of every port neither listed nor named, if nmap says (before 7.80)
     timed_out: bool
+    status: str | None = None  # the host's state when nmap says it is not up (down, ...), else None
+    status_reason: str = ""  # nmap's reason for it (no-response, ...), if it gives one
 
 
 def _read_xml(xml: bytes | str | ET.Element) -> dict[str, _Host]:
@@ -448,12 +493,25 @@ def _read_xml(xml: bytes | str | ET.Element) -> dict[str, _Host]:
         if len(extras) == 1 and not any(r.get("ports") for r in extras[0].iterfind("extrareasons")):
             rest = extras[0].get("state") or None  # nmap before 7.80 does not name folded ports
         folded.update(listed)  # a port's own line wins over a folded list
-        out[_canonical(addr)] = _Host(folded, rest, host.get("timedout") == "true")
+        found = _Host(folded, rest, host.get("timedout") == "true")
+        # A host nmap says is down (or anything but up) has no port states: an error, never "nothing
+        # answers". No status line, or an empty word, leaves the host to its ports.
+        status = host.find("status")
+        if status is not None and (state := status.get("state")) and state != "up":
+            found.status, found.status_reason = state, status.get("reason") or ""
+        out[_canonical(addr)] = found
     return out
 
 
-# nmap's word for a port: a connect scan says open, closed or filtered; anything else is no connection.
-_STATES = {"open": PortState.OPEN, "closed": PortState.CLOSED}
+# nmap's words for a port that say what they mean: a connection made (open), refused (closed), or no answer
+# at all (filtered). Every other word is no state, an error: open|filtered and closed|filtered leave open
+# whether anything answers, unfiltered (reachable, open or closed not known) too, and a word nmap adds
+# later is not known here.
+_STATES = {"open": PortState.OPEN, "closed": PortState.CLOSED, "filtered": PortState.FILTERED}
+
+
+def _word(word: str) -> str:
+    return clip(UNSAFE_CHARS.sub(" ", word), 40)
 
 
 @lru_cache(maxsize=65536)  # every address is written out several times on its way through a scan

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from secbase_checks.net.service import scan_ports, service_risky, service_unexpected
 
 from secbase.config import Config
 from secbase.facts import (
@@ -25,11 +26,12 @@ from secbase.facts import (
     port_ranges,
     ports_key,
 )
-from secbase.model import Status
+from secbase.model import Status, Target, TargetKind
 from secbase.plugins import CheckRegistry
 from secbase.probes import Limiter
 from secbase.probes.ports import PortsProbe, read_scan
 from secbase.scan import run_scan
+from tests.checks.factories import run
 
 NET = "127.50.0."
 LISTENING = {NET + "1": (3389, 8080), NET + "2": (5432,)}  # and nothing at all on .3 and .4
@@ -277,6 +279,151 @@ def test_a_port_s_own_line_wins_over_the_folded_list_naming_it() -> None:
     )
     answer = read_scan(XML_HEAD + host + RUNSTATS + "</nmaprun>", [NET + "9"], (21, 22), host_timeout_s=30)
     assert dict(answer[NET + "9"].states) == {21: PortState.CLOSED, 22: PortState.OPEN}
+
+
+def host_xml(ports_xml: str, status: str = '<status state="up" reason="user-set"/>') -> str:
+    """nmap's XML with one host, 127.50.0.9, and the given `<ports>` content."""
+    host = f'<host>{status}<address addr="{NET}9" addrtype="ipv4"/><ports>{ports_xml}</ports></host>'
+    return XML_HEAD + host + RUNSTATS + "</nmaprun>"
+
+
+@pytest.mark.parametrize("word", ["open|filtered", "closed|filtered", "unfiltered", "half-open"])
+def test_a_state_word_that_is_not_open_closed_or_filtered_is_an_error_naming_it(word: str) -> None:
+    xml = host_xml(
+        f'<extraports state="{word}" count="2"><extrareasons reason="x" count="2" ports="21,23"/></extraports>'
+        '<port protocol="tcp" portid="22"><state state="filtered" reason="no-response"/></port>'
+        f'<port protocol="tcp" portid="25"><state state="{word}" reason="x"/></port>'
+    )
+    answer = read_scan(xml, [NET + "9"], (21, 22, 23, 25), host_timeout_s=30)[NET + "9"]
+    assert answer.outcome is PortsOutcome.ERROR  # it was filtered, which passes
+    assert answer.error is not None and f"the state '{word}' for port 21,23,25 at 127.50.0.9" in answer.error
+    assert answer.states == ((22, PortState.FILTERED),)  # the word that says what it means is kept
+
+
+def test_an_unknown_word_and_a_missing_one_are_both_named() -> None:
+    xml = host_xml('<port protocol="tcp" portid="22"><state state="unfiltered" reason="reset"/></port>')
+    answer = read_scan(xml, [NET + "9"], (22, 23), host_timeout_s=30)[NET + "9"]
+    assert answer.error == (
+        "nmap gave no state for port 23 and the state 'unfiltered' for port 22 at 127.50.0.9;"
+        " only open, closed or filtered tells whether something answers"
+    )
+
+
+@pytest.mark.parametrize("word", ["open|filtered", "unfiltered"])
+def test_the_net_checks_give_an_error_never_a_pass_for_a_port_of_unknown_state(word: str) -> None:
+    scanned = scan_ports({})
+    xml = host_xml(  # nmap before 7.80: the folded ports are not named, so the word is every port's
+        f'<extraports state="{word}" count="{len(scanned)}"><extrareasons reason="x" count="1"/></extraports>'
+    )
+    answer = read_scan(xml, [NET + "9"], scanned, host_timeout_s=30)[NET + "9"]
+    target = Target("alder", TargetKind.HOST, NET + "9")
+    for chk in (service_risky, service_unexpected):
+        results = run(chk, target, (ports_key(NET + "9", scanned), answer))
+        assert results and {r.status for r in results} == {Status.ERROR}, chk.id
+        assert any(f"'{word}'" in r.summary for r in results), chk.id
+
+
+def test_two_extraports_blocks_are_both_read() -> None:
+    xml = host_xml(  # nmap 7.80 and later: each folded state in its own block, its ports named
+        '<extraports state="closed" count="2"><extrareasons reason="conn-refused" count="2" ports="21-22"/>'
+        '</extraports><extraports state="filtered" count="2">'
+        '<extrareasons reason="no-response" count="2" ports="23,25"/></extraports>'
+        '<port protocol="tcp" portid="80"><state state="open" reason="syn-ack"/></port>'
+    )
+    answer = read_scan(xml, [NET + "9"], (21, 22, 23, 25, 80), host_timeout_s=30)[NET + "9"]
+    assert answer.outcome is PortsOutcome.OK
+    assert dict(answer.states) == {
+        21: PortState.CLOSED,
+        22: PortState.CLOSED,
+        23: PortState.FILTERED,
+        25: PortState.FILTERED,
+        80: PortState.OPEN,
+    }
+
+
+def test_two_extraports_blocks_without_port_names_leave_the_ports_without_state() -> None:
+    xml = host_xml(  # which port is in which block cannot be told: neither state is given to any port
+        '<extraports state="closed" count="1"><extrareasons reason="conn-refused" count="1"/></extraports>'
+        '<extraports state="filtered" count="1"><extrareasons reason="no-response" count="1"/></extraports>'
+        '<port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/></port>'
+    )
+    answer = read_scan(xml, [NET + "9"], (21, 22, 23), host_timeout_s=30)[NET + "9"]
+    assert answer.outcome is PortsOutcome.ERROR
+    assert answer.error is not None and "no state for port 21,23" in answer.error
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (
+            '<status state="down" reason="no-response" reason_ttl="0"/>',
+            "nmap reports the host as down: no-response (at 127.50.0.9)",
+        ),
+        ('<status state="down"/>', "nmap reports the host as down (at 127.50.0.9)"),
+        ('<status state="skipped" reason="x"/>', "nmap reports the host as skipped: x (at 127.50.0.9)"),
+    ],
+)
+def test_a_host_nmap_reports_as_down_is_an_error_saying_so(status: str, expected: str) -> None:
+    xml = host_xml("", status=status)
+    answer = read_scan(xml, [NET + "9"], (21, 22, 23), host_timeout_s=30)[NET + "9"]
+    assert answer.outcome is PortsOutcome.ERROR and answer.states == ()
+    assert answer.error == expected
+
+
+def test_a_host_that_is_down_is_an_error_even_with_port_lines() -> None:
+    xml = host_xml(
+        '<extraports state="filtered" count="3"><extrareasons reason="x" count="3" ports="21-23"/></extraports>',
+        status='<status state="down" reason="no-response"/>',
+    )
+    answer = read_scan(xml, [NET + "9"], (21, 22, 23), host_timeout_s=30)[NET + "9"]
+    assert answer.outcome is PortsOutcome.ERROR
+    assert answer.error is not None and "as down" in answer.error
+
+
+def test_repeated_error_lines_are_read_once_in_order() -> None:
+    # python-nmap keeps the whole of stderr once for each of its error lines
+    stderr = "Failed to resolve a\nWARNING: slow\nFailed to resolve b\n"
+    answers = read_scan(
+        XML_HEAD + RUNSTATS + "</nmaprun>", [NET + "9"], (22,), host_timeout_s=30, errors=[stderr] * 2
+    )
+    assert (
+        answers[NET + "9"].error
+        == "nmap said nothing about 127.50.0.9: Failed to resolve a Failed to resolve b"
+    )
+    # a text on its own is one text, not a row of characters
+    answers = read_scan(
+        XML_HEAD + RUNSTATS + "</nmaprun>", [NET + "9"], (22,), host_timeout_s=30, errors="oops"
+    )
+    assert answers[NET + "9"].error == "nmap said nothing about 127.50.0.9: oops"
+
+
+def test_the_scanner_keeps_nmap_s_error_lines_once_and_no_warnings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import secbase.probes.ports as ports_module
+
+    fake = tmp_path / "nmap"  # answers `nmap -V` like nmap; a scan writes two error lines and a warning
+    xml = XML_HEAD + RUNSTATS + "</nmaprun>"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "-V" ]; then echo "Nmap version 7.93 ( https://nmap.org )"; exit 0; fi\n'
+        "printf 'Failed to resolve a\\nWarning: slow\\nFailed to resolve b\\n' >&2\n"
+        f"echo '{xml}'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(ports_module, "_SCANNERS", {})
+    answers = probe().scan([NET + "9"], (22,))
+    assert (
+        answers[NET + "9"].error
+        == "nmap said nothing about 127.50.0.9: Failed to resolve a Failed to resolve b"
+    )
+    (pool,) = ports_module._SCANNERS.values()
+    scanner = pool.get_nowait()
+    assert scanner.errors == ("Failed to resolve a", "Failed to resolve b")
+    # python-nmap's defaults: no error at all is no error line, not one per character
+    scanner.analyse_nmap_xml_scan(xml)
+    assert scanner.errors == ()
 
 
 def test_nmap_arguments_are_polite_and_never_resolve_names() -> None:
