@@ -25,7 +25,7 @@ from secbase.plugins import load_checks
 from secbase.probes.restore import RestoreBook
 from secbase.report import render_checks, render_findings, render_restores, render_results, results_json
 from secbase.scan import ScanOutcome, run_scan
-from secbase.store import Store, StoredFinding, db_url, default_db_url, store_exists
+from secbase.store import Store, StoredFinding, db_url, default_db_url, read_restore_tests, store_exists
 
 if TYPE_CHECKING:
     from secbase.lab import Lab
@@ -175,19 +175,12 @@ def _scan_and_store(
 
 
 def _restores_without_storing(db: str | None) -> RestoreBook:
-    """The restore tests recorded in the store, for a scan that stores nothing: a store file that does not
-    exist holds none (and is not created); one that cannot be opened makes backup.restore_tested say so."""
-    url = db_url(db) if db else default_db_url()
-    if not store_exists(url):
-        return RestoreBook()
+    """The restore tests recorded in the store, for a scan that stores nothing: read without creating or
+    migrating the store; one that cannot be read makes backup.restore_tested say so."""
     try:
-        st = Store(url)
+        return RestoreBook(tests=tuple(read_restore_tests(db_url(db) if db else default_db_url())))
     except StoreError as exc:
         return RestoreBook.unread(f"the recorded restore tests could not be read: {exc}")
-    try:
-        return RestoreBook(tests=tuple(st.restore_tests()))
-    finally:
-        st.close()
 
 
 def _port_list(text: str) -> list[int | str]:
@@ -518,7 +511,7 @@ def backup_restored(
         if not note or not note.strip():
             raise SecbaseError('give --note "what you restored, where to, and what you saw"')
         tested_on = _day(date_text, "--date", "2026-11-20") if date_text else date.today()
-        who = by or _user_name("made the test")
+        who = by if by is not None else _user_name("made the test")
         st = Store(db_url(db) if db else default_db_url())
         try:
             _known_source(st, org_id, source, config_path)
@@ -540,6 +533,18 @@ def _known_source(st: Store, org_id: str, source: str, config_path: Path | None)
     else:
         names = sorted(st.backup_sources(org_id))
         where = "the stored scans"
+        if not names:
+            scanned = sorted({org for scan in st.scans() for org in scan.organisations})
+            if not scanned:
+                raise SecbaseError(
+                    "no scan is stored yet, so secbase cannot check the organisation and source; "
+                    "give --config FILE (your secbase config) to check them against it"
+                )
+            if org_id not in scanned:
+                raise SecbaseError(
+                    f"no stored scan looked at an organisation {org_id!r} (they looked at: "
+                    f"{', '.join(scanned)}); check the id, or give --config FILE to check against your config"
+                )
     if source in names:
         return
     known = f"; its sources there: {', '.join(names)}" if names else ""
@@ -560,18 +565,27 @@ def backup_restores(ctx: click.Context, org_id: str | None, as_json: bool, db: s
     \b
     Example:
         secbase backup restores --org alder
+
+    Exit codes: 0 listed (also when there are none); 2 no store there, or one that cannot be read.
     """
     with _errors(ctx):
-        st = Store(db_url(db) if db else default_db_url())
-        try:
-            tests = st.restore_tests(organisation=org_id)
-        finally:
-            st.close()
+        url = db_url(db) if db else default_db_url()
+        if not store_exists(url):
+            raise SecbaseError(
+                f"there is no store at {url.removeprefix('sqlite:///')}; check --db, or scan first"
+            )
+        tests = [t for t in read_restore_tests(url) if org_id is None or t.organisation == org_id]
         click.echo(render_restores(tests, as_json=as_json), nl=False)
 
 
 @cli.command()
-@_db_option
+@click.option(
+    "--db",
+    "db",
+    metavar="URL",
+    help="Keep the demo's scan in this store (a file path or a SQLAlchemy URL) instead of a temporary one. "
+    "SECBASE_DB is not read here: the demo never writes into your town's store unasked.",
+)
 @click.option(
     "--json", "json_out", metavar="FILE", help='Also write the results as JSON to FILE ("-" for stdout).'
 )
@@ -604,11 +618,21 @@ def demo(ctx: click.Context, db: str | None, json_out: str | None, lab_net: int)
 
 
 def _record_lab_restores(db: str, lab: Lab) -> None:
-    """Record the lab towns' restore tests in the demo's store, once: a store that has some keeps its own."""
+    """Record the lab towns' restore tests in the demo's store, once, and only in a store of the lab's towns:
+    made-up tests in a real town's store could make its backup.restore_tested pass."""
+    from secbase.lab import TOWNS
+
     st = Store(db_url(db))
     try:
         towns = {t.organisation for t in lab.restore_tests}
         if any(t.organisation in towns for t in st.restore_tests()):
+            return
+        if {org for scan in st.scans() for org in scan.organisations} - {town.id for town in TOWNS}:
+            click.echo(
+                "secbase: this store holds scans of other organisations: the lab's restore tests are not "
+                "recorded in it, so the lab towns' backup.restore_tested will warn",
+                err=True,
+            )
             return
         for t in lab.restore_tests:
             st.record_restore(

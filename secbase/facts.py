@@ -63,6 +63,12 @@ class NeedFacts(BaseException):
     def __str__(self) -> str:
         return ", ".join(map(str, self.keys))
 
+    def __repr__(self) -> str:
+        return f"NeedFacts({str(self)!r})"
+
+    def __reduce__(self) -> tuple[type[NeedFacts], tuple[tuple[FactKey, ...]]]:
+        return (NeedFacts, (self.keys,))  # pickled with its keys (a process pool, one day)
+
 
 class Facts:
     """The facts gathered so far, as checks see them. Reading a missing one asks the scan for it."""
@@ -856,7 +862,7 @@ class RestoreTest:
     tested_on: date  # the day of the test, as the person gave it
     worked: bool  # the restored data was complete and opened
     note: str  # what was restored, where to, what was seen
-    by: str  # who recorded it
+    by: str  # who made the test
     recorded_at: datetime  # aware, UTC
 
 

@@ -56,6 +56,9 @@ class Check:
     words: CheckWords | None = None
     source: str = BUILTIN_SOURCE  # the distribution it came from
     module: str = ""
+    # Each run reports every subject it judges on a target (each scanned port, say): a stored finding about
+    # a subject it no longer reports there (a port dropped from the list) is closed, not left open for good.
+    every_subject: bool = False
 
     def __call__(self, target: Target, facts: Facts, limits: Mapping[str, Any] | None = None) -> list[Result]:
         """Evaluate the check, with its default thresholds overridden by `limits`."""
@@ -78,8 +81,12 @@ def check(
     target: TargetKind | str | Iterable[TargetKind | str],
     facts: Iterable[str] = ("dns",),
     defaults: Mapping[str, Any] | None = None,
+    every_subject: bool = False,
 ) -> Callable[[Evaluate], Check]:
     """Declare a check: decorate its evaluate function.
+
+    `every_subject=True` promises that, whenever it gives results about subjects on a target, they are all
+    the subjects it judges there; the store then closes its findings about any other subject of that target.
 
     Example:
         @check(id="email.tls_rpt", severity="info", target="domain")
@@ -98,6 +105,7 @@ def check(
             facts=tuple(facts),
             defaults=dict(defaults or {}),
             module=fn.__module__,
+            every_subject=every_subject,
         )
 
     return wrap

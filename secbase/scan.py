@@ -45,6 +45,9 @@ class ScanOutcome:
     checks: tuple[str, ...]
     results: list[Result]
     stats: dict[str, Any] = field(default_factory=dict)
+    # (organisation, check, target) where the check reported every subject it judges (Check.every_subject):
+    # the store closes that check's findings about other subjects of the target.
+    every_subject: frozenset[tuple[str, str, str]] = frozenset()
 
     @property
     def has_failures(self) -> bool:
@@ -166,7 +169,7 @@ async def _scan(
     now: datetime,
     progress: Progress | None,
     scan_limits: Mapping[str, Any],
-) -> list[Result]:
+) -> tuple[list[Result], frozenset[tuple[str, str, str]]]:
     facts = _FactStore(probes, now)
     units = [(chk, tgt) for org in orgs for tgt in targets_of(org) for chk in checks if _applies(chk, tgt)]
     done = 0
@@ -183,7 +186,19 @@ async def _scan(
         return res
 
     batches = await asyncio.gather(*(one(c, t) for c, t in units))
-    return [r for batch in batches for r in batch]
+    return [r for batch in batches for r in batch], _every_subject(units, batches)
+
+
+def _every_subject(
+    units: Sequence[tuple[Check, Target]], batches: Sequence[list[Result]]
+) -> frozenset[tuple[str, str, str]]:
+    """The units whose results name every subject their check judges: a check that promises it, and results
+    that are each about a subject (a one-line "could not check" about the whole target promises nothing)."""
+    return frozenset(
+        (tgt.organisation, chk.id, tgt.name)
+        for (chk, tgt), batch in zip(units, batches, strict=True)
+        if chk.every_subject and batch and all(r.subject for r in batch)
+    )
 
 
 def run_scan(
@@ -208,7 +223,7 @@ def run_scan(
     started = datetime.now(UTC)
     clock = now or started
 
-    async def main() -> tuple[list[Result], dict[str, Any]]:
+    async def main() -> tuple[list[Result], frozenset[tuple[str, str, str]], dict[str, Any]]:
         # Blocking probes (requests, smtplib, sslyze) run in threads: as many as the scan may have in
         # flight, so that their time-outs overlap (the default pool has only a handful of threads).
         loop = asyncio.get_running_loop()
@@ -217,7 +232,9 @@ def run_scan(
         )
         probe_map = dict(probes) if probes is not None else default_probes(config, restores)
         try:
-            results = await _scan(orgs, checks, probe_map, clock, progress, scan_limits(config))
+            results, every_subject = await _scan(
+                orgs, checks, probe_map, clock, progress, scan_limits(config)
+            )
         finally:
             for probe in {id(p): p for p in probe_map.values()}.values():
                 close = getattr(probe, "close", None)
@@ -233,9 +250,9 @@ def run_scan(
             stats["tls_endpoints"] = len(tls_probe.handshakes)
             stats["tls_handshakes"] = sum(tls_probe.handshakes.values())
             stats["tls_handshakes_max"] = max(tls_probe.handshakes.values())
-        return results, stats
+        return results, every_subject, stats
 
-    results, stats = asyncio.run(main())
+    results, every_subject, stats = asyncio.run(main())
     return ScanOutcome(
         started_at=started,
         finished_at=datetime.now(UTC),
@@ -243,6 +260,7 @@ def run_scan(
         checks=tuple(c.id for c in checks),
         results=results,
         stats=stats,
+        every_subject=every_subject,
     )
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import alembic.util
 import platformdirs
 import sqlalchemy as sa
 from alembic import command
@@ -219,6 +220,10 @@ class Store:
         except sa.exc.SQLAlchemyError as exc:
             reason = getattr(exc, "orig", None) or exc
             raise StoreError(f"cannot open the store at {_safe(self.url)}: {reason}") from exc
+        except alembic.util.CommandError as exc:  # a revision we do not know: a newer secbase made it
+            raise StoreError(
+                f"the store at {_safe(self.url)} was made by a newer secbase ({exc}); upgrade secbase"
+            ) from exc
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -248,6 +253,7 @@ class Store:
                     [{"scan_id": scan_id, **_result_row(r)} for r in outcome.results],
                 )
             _update_findings(conn, outcome.results, scan_id, outcome.started_at)
+            _close_unjudged(conn, outcome, scan_id)
         return int(scan_id)
 
     def scans(self) -> list[ScanRecord]:
@@ -447,19 +453,7 @@ class Store:
         if organisation is not None:
             query = query.where(restore_tests.c.organisation == organisation)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [
-            RestoreTest(
-                organisation=r["organisation"],
-                source=r["source"],
-                tested_on=r["tested_on"],
-                worked=bool(r["worked"]),
-                note=r["note"],
-                by=r["recorded_by"],
-                recorded_at=r["recorded_at"],
-            )
-            for r in rows
-        ]
+            return [_restore_test(r) for r in conn.execute(query).mappings()]
 
     def backup_sources(self, organisation: str) -> set[str]:
         """The backup sources of an organisation that some stored scan has looked at."""
@@ -470,6 +464,54 @@ class Store:
         )
         with self.engine.connect() as conn:
             return {str(t) for t in conn.execute(query).scalars()}
+
+
+def read_restore_tests(url: str) -> list[RestoreTest]:
+    """The restore tests recorded in the store at `url`, read without migrating or creating anything (for a
+    scan that stores nothing). A store from before restore tests holds none; a newer one is an error."""
+    if not store_exists(url):
+        return []
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            if not inspector.has_table("alembic_version"):
+                return []  # an empty file: nothing was ever recorded
+            version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            if version not in _REVISIONS:
+                raise StoreError(
+                    f"the store at {_safe(url)} was made by a newer secbase (revision {version}); upgrade secbase"
+                )
+            if not inspector.has_table("restore_tests"):
+                return []  # made before restore tests existed
+            rows = conn.execute(
+                sa.select(restore_tests).order_by(
+                    restore_tests.c.tested_on, restore_tests.c.recorded_at, restore_tests.c.id
+                )
+            ).mappings()
+            return [_restore_test(r) for r in rows]
+    except sa.exc.SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise StoreError(f"cannot read the store at {_safe(url)}: {reason}") from exc
+    finally:
+        engine.dispose()
+
+
+_REVISIONS = frozenset(
+    {"0001", "0002", "0003"}
+)  # every revision this version knows (tested against Alembic's)
+
+
+def _restore_test(r: sa.RowMapping) -> RestoreTest:
+    return RestoreTest(
+        organisation=r["organisation"],
+        source=r["source"],
+        tested_on=r["tested_on"],
+        worked=bool(r["worked"]),
+        note=r["note"],
+        by=r["recorded_by"],
+        recorded_at=r["recorded_at"],
+    )
 
 
 def _accepted_on(day: date) -> sa.ColumnElement[bool]:
@@ -673,13 +715,47 @@ def _update_findings(conn: Connection, found: Sequence[Result], scan_id: int, wh
             else:
                 conn.execute(findings.update().where(fp).values(**values))
         elif row is not None and row["resolved_at"] is None:
-            conn.execute(findings.update().where(fp).values(resolved_at=when))
-            conn.execute(
-                finding_periods.update()
-                .where(finding_periods.c.fingerprint == r.fingerprint, finding_periods.c.closed_at.is_(None))
-                .values(closed_at=when, closed_scan_id=scan_id)
-            )
+            _close(conn, r.fingerprint, when, scan_id)
             existing[r.fingerprint] = {**row, "resolved_at": when}
+
+
+def _close_unjudged(conn: Connection, outcome: ScanOutcome, scan_id: int) -> None:
+    """Close the open findings about subjects a check no longer judges on a target where it reported every
+    subject it judges (ScanOutcome.every_subject): a port taken off the list, or now judged by another check."""
+    if not outcome.every_subject:
+        return
+    reported: dict[tuple[str, str, str], set[str]] = {unit: set() for unit in outcome.every_subject}
+    for r in outcome.results:
+        unit = (r.organisation, r.check, r.target)
+        if unit in reported:
+            reported[unit].add(r.subject)
+    open_rows = conn.execute(
+        sa.select(
+            findings.c.fingerprint,
+            findings.c.organisation,
+            findings.c.check_id,
+            findings.c.target,
+            findings.c.subject,
+        ).where(
+            findings.c.resolved_at.is_(None),
+            findings.c.check_id.in_(sorted({check for _, check, _ in reported})),
+            findings.c.organisation.in_(sorted({org for org, _, _ in reported})),
+        )
+    ).all()
+    for fpr, org, check_id, target, subject in open_rows:
+        subjects = reported.get((org, check_id, target))
+        if subjects is not None and subject not in subjects:
+            _close(conn, fpr, outcome.started_at, scan_id)
+
+
+def _close(conn: Connection, fpr: str, when: datetime, scan_id: int) -> None:
+    """Resolve a finding and end its open period."""
+    conn.execute(findings.update().where(findings.c.fingerprint == fpr).values(resolved_at=when))
+    conn.execute(
+        finding_periods.update()
+        .where(finding_periods.c.fingerprint == fpr, finding_periods.c.closed_at.is_(None))
+        .values(closed_at=when, closed_scan_id=scan_id)
+    )
 
 
 def _open_period(conn: Connection, fp: str, when: datetime, scan_id: int) -> None:

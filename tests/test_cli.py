@@ -10,16 +10,20 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from click.testing import CliRunner
 
-from secbase.cli import cli
+from secbase.cli import _record_lab_restores, cli
 from secbase.config import LoadedConfig
 from secbase.lab import Lab
 from secbase.model import Status
 from secbase.store import Store, db_url
-from tests.test_store import FP, T0, record, res, sharing_a_prefix
+from tests.test_store import FP, T0, outcome, record, res, sharing_a_prefix
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -517,3 +521,85 @@ def test_backup_help_teaches_restore_tests_with_an_example(command: list[str]) -
     code, out, _ = run(*command, "--help")
     assert code == 0 and "Example" in out
     assert "secbase backup restore" in out
+
+
+def test_a_scan_without_storing_leaves_an_older_store_as_it_was(dumps_town: Path, tmp_path: Path) -> None:
+    url = db_url(str(tmp_path / "old.db"))
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "secbase:migrations")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+    assert _restore_verdict(dumps_town, "--no-store", "--db", str(tmp_path / "old.db"))["status"] == "warn"
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (
+            "fresh",
+            "no scan is stored yet, so secbase cannot check the organisation and source; give --config FILE",
+        ),
+        (
+            "scanned",
+            "no stored scan looked at an organisation 'nosuch' (they looked at: alder); check the id",
+        ),
+    ],
+)
+def test_backup_restored_explains_what_the_store_cannot_tell(
+    dumps_town: Path, tmp_path: Path, setup: str, message: str
+) -> None:
+    db = str(tmp_path / "s.db")
+    if setup == "scanned":
+        _restore_verdict(dumps_town, "--db", db)
+    org = "nosuch" if setup == "scanned" else "alder"
+    code, out, err = run("backup", "restored", org, "dumps", "--note", "Restored.", "--db", db)
+    assert code == 2 and out == ""
+    assert err.strip() == f"secbase: {message}" or message in err
+
+
+def test_backup_restored_refuses_an_empty_name(dumps_town: Path, tmp_path: Path) -> None:
+    code, _, err = run("backup", "restored", "alder", "dumps", "--note", "Restored.", "--by", "",
+                       "--config", str(dumps_town), "--db", str(tmp_path / "s.db"))  # fmt: skip
+    assert code == 2 and "give the name of who made the restore test" in err
+
+
+def test_backup_restores_on_no_store_says_so_and_creates_none(tmp_path: Path) -> None:
+    code, out, err = run("backup", "restores", "--db", str(tmp_path / "typo.db"))
+    assert code == 2 and out == ""
+    assert f"there is no store at {tmp_path / 'typo.db'}; check --db, or scan first" in err
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_the_demo_records_no_lab_restore_tests_in_a_store_of_other_towns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "town.db")
+    st = Store(db_url(db))
+    st.record_scan(
+        outcome([res(Status.FAIL, org="maple")], T0, orgs=("maple",)), config_digest="d", tool_version="t"
+    )
+    st.close()
+    lab_like = SimpleNamespace(restore_tests=Lab(tmp_path / "never-started").restore_tests)
+    _record_lab_restores(db, lab_like)  # type: ignore[arg-type]
+    st = Store(db_url(db))
+    assert st.restore_tests() == []
+    st.close()
+    assert "holds scans of other organisations" in capsys.readouterr().err
+    # A store of the lab's towns only (a demo's, kept with --db) gets them, once.
+    lab_db = str(tmp_path / "lab.db")
+    _record_lab_restores(lab_db, lab_like)  # type: ignore[arg-type]
+    _record_lab_restores(lab_db, lab_like)  # type: ignore[arg-type]
+    st = Store(db_url(lab_db))
+    assert len(st.restore_tests()) == len(lab_like.restore_tests)
+    st.close()
+
+
+def test_the_demo_does_not_read_secbase_db(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECBASE_DB", "/nonexistent/town.db")
+    code, out, _ = run("demo", "--help")
+    assert code == 0 and "SECBASE_DB is not read here" in out

@@ -131,3 +131,28 @@ def test_without_restore_records_restore_tested_says_it_could_not_check(
     [result] = outcome.results
     assert result.status is Status.ERROR
     assert result.summary == "Could not check: " + NOT_READ
+
+
+def test_a_check_that_reports_every_subject_says_so_only_where_it_judged_them(
+    lab_config: LoadedConfig, registry: CheckRegistry
+) -> None:
+    outcome = run_scan(lab_config.config, registry.select(["net.*"]), org_ids=["dogwood", "elm"])
+    hosts = {(r.organisation, r.target) for r in outcome.results}
+    judged = {(o, t) for o, t in hosts if o == "dogwood"}
+    assert judged and {("elm", "gw.elm.test")} <= hosts
+    # Dogwood's hosts were scanned: every port is a subject. Elm's host does not resolve: one result about
+    # the whole host, which promises nothing about its ports' findings.
+    assert outcome.every_subject == {
+        (o, check, t) for o, t in judged for check in ("net.service.risky", "net.service.unexpected")
+    }
+
+
+def test_need_facts_names_its_keys_only_when_shown_and_survives_pickling() -> None:
+    import pickle
+
+    from secbase.facts import NeedFacts, dns_key
+
+    need = NeedFacts([dns_key("alder.test", "mx"), dns_key("alder.test", "mx")])
+    assert str(need) == "dns(alder.test, MX)" and repr(need) == "NeedFacts('dns(alder.test, MX)')"
+    again = pickle.loads(pickle.dumps(need))
+    assert isinstance(again, NeedFacts) and again.keys == need.keys

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from secbase.errors import SecbaseError, StoreError
 from secbase.model import Result, Severity, Status, fingerprint
 from secbase.scan import ScanOutcome
 from secbase.store import (
+    _REVISIONS,
     ACCEPT_MIN_PREFIX,
     Acceptance,
     Store,
@@ -29,6 +32,7 @@ from secbase.store import (
     db_url,
     default_db_url,
     metadata,
+    read_restore_tests,
     store_exists,
 )
 
@@ -473,3 +477,91 @@ def test_a_missing_sqlite_file_is_no_store_yet(tmp_path: Path) -> None:
     (tmp_path / "there.db").write_bytes(b"")
     assert store_exists(db_url(str(tmp_path / "there.db")))
     assert store_exists("postgresql://clerk@127.0.0.1:1/secbase")  # only opening it can tell
+
+
+# A check that reports every subject it judges (Check.every_subject) closes its findings about others.
+
+UNEXPECTED = "net.service.unexpected"
+HOST = "gw.alder.test"
+
+
+def _port(status: Status, port: int, check: str = UNEXPECTED, org: str = "alder") -> Result:
+    return res(status, org=org, check=check, target=HOST, subject=f"{port}/tcp")
+
+
+def _every(store: Store, results: list[Result], at: datetime, *units: tuple[str, str, str]) -> None:
+    done = outcome(results, at)
+    store.record_scan(replace(done, every_subject=frozenset(units)), config_digest="d", tool_version="t")
+
+
+def test_a_subject_no_longer_judged_is_closed_when_the_check_reports_every_subject(store: Store) -> None:
+    unit = ("alder", UNEXPECTED, HOST)
+    _every(store, [_port(Status.WARN, 3389), _port(Status.WARN, 8081), _port(Status.PASS, 443)], T0, unit)
+    # Next scan: 3389 is left to net.service.risky and 8081 dropped from the list; 443 and 993 reported.
+    later = T0 + timedelta(days=2)
+    _every(store, [_port(Status.PASS, 443), _port(Status.WARN, 993)], later, unit)
+    found = {f.subject: f for f in store.findings(include_resolved=True, now=later)}
+    assert found["3389/tcp"].resolved_at == later and found["8081/tcp"].resolved_at == later
+    assert found["3389/tcp"].open_seconds == pytest.approx(2 * 86400)
+    assert found["993/tcp"].is_open
+
+
+def test_without_the_promise_or_for_other_targets_nothing_is_closed(store: Store) -> None:
+    _every(store, [_port(Status.WARN, 3389), _port(Status.WARN, 3389, org="birch")], T0)
+    later = T0 + timedelta(days=1)
+    _every(store, [_port(Status.PASS, 443)], later)  # no unit promises every subject
+    _every(store, [_port(Status.PASS, 443)], later, ("birch", UNEXPECTED, "other.birch.test"))
+    assert {(f.organisation, f.subject) for f in store.findings(now=later)} == {
+        ("alder", "3389/tcp"),
+        ("birch", "3389/tcp"),
+    }
+
+
+def _at_revision(url: str, revision: str) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "secbase:migrations")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    engine.dispose()
+
+
+def _revision(url: str) -> str:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        found = str(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar())
+    engine.dispose()
+    return found
+
+
+def test_the_revisions_read_without_migrating_are_alembics() -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "secbase:migrations")
+    assert {s.revision for s in ScriptDirectory.from_config(cfg).walk_revisions()} == _REVISIONS
+
+
+def test_restore_tests_are_read_without_migrating_or_creating_a_store(tmp_path: Path) -> None:
+    assert read_restore_tests(db_url(str(tmp_path / "none.db"))) == []
+    assert not (tmp_path / "none.db").exists()
+    old = db_url(str(tmp_path / "old.db"))
+    _at_revision(old, "0002")
+    assert read_restore_tests(old) == []
+    assert _revision(old) == "0002"  # left as it was
+    st = Store(old)
+    st.record_restore("alder", "nas", tested_on=date(2026, 10, 1), note="n", by="ana", now=NOW)
+    st.close()
+    assert [t.source for t in read_restore_tests(old)] == ["nas"]
+
+
+def test_a_store_made_by_a_newer_secbase_is_a_one_line_error(tmp_path: Path) -> None:
+    url = db_url(str(tmp_path / "newer.db"))
+    _at_revision(url, "head")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match=r"made by a newer secbase .*; upgrade secbase"):
+        Store(url)
+    with pytest.raises(StoreError, match=r"made by a newer secbase \(revision 0099\)"):
+        read_restore_tests(url)

@@ -3,7 +3,8 @@
 No repository can show that its backups restore, so a person records each test with
 `secbase backup restored ORG SOURCE --date ... --note ...`; the scan reads those records from the store.
 A recent test that worked passes only while the backup itself can still be looked at: a test of a
-repository that cannot be read today says nothing about today's backups.
+repository that cannot be read today says nothing about today's backups. A test's day is a calendar day
+of this machine's time zone, as `secbase backup restored` takes it, and is counted the same way here.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def restore_tested(target: Target, facts: Facts, limits: Mapping[str, Any]) -> l
     if record is None:
         summary = f"No restore test is recorded for this backup. {how_to}"
         return [Result.warn(restore_tested, target, summary)]
-    days = (facts.now.date() - record.tested_on).days
+    days = (facts.now.astimezone().date() - record.tested_on).days  # calendar days where the clerk is
     note = clean(record.note, NOTE_CHARS)
-    evidence = f"{record.tested_on:%Y-%m-%d}, recorded by {clean(record.by, 64)}: {note}"
+    evidence = f"{record.tested_on:%Y-%m-%d}, tested by {clean(record.by, 64)}: {note}"
     if days > max_days:
         summary = (
             f"The last restore test was on {record.tested_on:%Y-%m-%d}, {days} days ago: "

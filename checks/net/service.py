@@ -1,7 +1,8 @@
 """net.service.*: what answers on the hosts an organisation declares, from a TCP connect scan (nmap).
 
 Every scanned port gets a result on every scan, so that a finding (subject "3389/rdp" or "8081/tcp") is
-resolved by the first scan that finds the port closed. A risky service's port is judged by
+resolved by the first scan that finds the port closed (and one no longer scanned, or now judged by the
+other check, by the first scan after: both checks are every_subject). A risky service's port is judged by
 net.service.risky alone, the other scanned ports by net.service.unexpected: one problem, one finding (an
 open RDP port is not also "unexpected", and accepting its risk silences it). Only declared hosts are
 scanned: a host name is resolved through the scan's resolvers, an address is used as it is.
@@ -129,6 +130,7 @@ def scan_ports(limits: Mapping[str, Any]) -> tuple[int, ...]:
     target="host",
     facts=("dns", "ports"),
     defaults=DEFAULTS,
+    every_subject=True,  # a port taken off the list, or left to the other check, closes its finding
 )
 def service_risky(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
     """No risky service (policies/risky_services.yml) answers on the host; critical ones whatever is declared."""
@@ -241,6 +243,7 @@ def _udp_reason(udp: tuple[RiskyService, ...]) -> tuple[str, Severity]:
     target="host",
     facts=("dns", "ports"),
     defaults=DEFAULTS,
+    every_subject=True,  # a port taken off the list, or left to the other check, closes its finding
 )
 def service_unexpected(target: Target, facts: Facts, limits: Mapping[str, Any]) -> list[Result]:
     """Every scanned port that answers on the host is one the organisation lists in expected_ports."""

@@ -197,12 +197,12 @@ RESTORE_TESTS = (
 
 
 def restore_tests(now: datetime) -> tuple[RestoreTest, ...]:
-    """The lab's planted restore tests, dated back from `now` (its day, in UTC)."""
+    """The lab's planted restore tests, dated back from `now` (a local calendar day, as a clerk gives it)."""
     return tuple(
         RestoreTest(
             organisation=org,
             source=source,
-            tested_on=(now - timedelta(days=days)).astimezone(UTC).date(),
+            tested_on=(now - timedelta(days=days)).astimezone().date(),  # a local day, as a clerk gives it
             worked=worked,
             note=note,
             by="lab",

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
 from secbase_checks.backup.restore_tested import restore_tested
 
 from secbase import Status
@@ -98,3 +104,20 @@ def test_a_note_with_control_characters_is_cleaned() -> None:
     test = restore_test(FILES, 2, note="ok\x1b[2J\u202e done")
     result = run_one(restore_tested, backup_target(FILES), restores(FILES, test), LISTED)
     assert "\x1b" not in result.evidence and "\u202e" not in result.evidence
+
+
+@pytest.fixture
+def in_toronto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "America/Toronto")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_days_are_counted_in_the_local_calendar_like_the_recorded_day(in_toronto: None) -> None:
+    # 02:00 UTC on 1 June is 22:00 on 31 May in Toronto: a test recorded "today" there is today.
+    now = datetime(2025, 6, 1, 2, 0, tzinfo=UTC)
+    test = replace(restore_test(FILES, 0, now=now), tested_on=date(2025, 5, 31))
+    result = run_one(restore_tested, backup_target(FILES), restores(FILES, test), LISTED, now=now)
+    assert result.status is Status.PASS and "(today)" in result.summary
