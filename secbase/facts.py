@@ -665,13 +665,27 @@ _PERIOD_DAYS = {
 # Rules that keep a number of snapshots, not of periods: no backup runs more than once a minute, so the
 # last N seconds or minutes that hold a snapshot are simply the last N snapshots, however far apart.
 _SNAPSHOT_COUNTS = ("keep_last", "keep_secondly", "keep_minutely")
-_WITHIN = (
+# Every keep rule secbase reads (borg prune's and restic forget's --keep-*), in the order they are reported:
+# the durations, then the counts from the shortest period to the longest. Each tool takes some of them.
+KEEP_WITHIN_KEYS = (
     "keep_within",
     "keep_within_hourly",
     "keep_within_daily",
     "keep_within_weekly",
     "keep_within_monthly",
     "keep_within_yearly",
+)
+KEEP_COUNT_KEYS = (
+    "keep_last",
+    "keep_secondly",
+    "keep_minutely",
+    "keep_hourly",
+    "keep_daily",
+    "keep_weekly",
+    "keep_13weekly",
+    "keep_monthly",
+    "keep_3monthly",
+    "keep_yearly",
 )
 _WITHIN_EVERY_DAY = ("keep_within", "keep_within_hourly", "keep_within_daily")  # a snapshot of each day
 
@@ -724,7 +738,7 @@ class BackupRetention:
         unlimited: list[str] = []
         unknown: list[str] = []
         for key, value in pairs:
-            if key in _WITHIN and isinstance(value, str):
+            if key in KEEP_WITHIN_KEYS and isinstance(value, str):
                 fields[key] = value
             elif (key in _PERIOD_DAYS or key in _SNAPSHOT_COUNTS) and not isinstance(value, bool):
                 if isinstance(value, int) and value >= 0:
@@ -764,7 +778,7 @@ class BackupRetention:
         fields = (*_PERIOD_DAYS, *_SNAPSHOT_COUNTS)
         return not (
             any(getattr(self, k) is not None for k in fields)
-            or any(getattr(self, k) for k in _WITHIN)
+            or any(getattr(self, k) for k in KEEP_WITHIN_KEYS)
             or self.unlimited
             or self.unknown
         )
@@ -773,7 +787,9 @@ class BackupRetention:
     def not_understood(self) -> tuple[str, ...]:
         """Settings that cannot be turned into time: unknown ones, and durations that are not durations."""
         bad = tuple(
-            f"{k}: {getattr(self, k)}" for k in _WITHIN if getattr(self, k) and self._within(k) is None
+            f"{k}: {getattr(self, k)}"
+            for k in KEEP_WITHIN_KEYS
+            if getattr(self, k) and self._within(k) is None
         )
         return self.unknown + bad
 
@@ -787,7 +803,7 @@ class BackupRetention:
         Rules that count snapshots (`snapshot_counts`) and settings not understood are left out.
         """
         spans = [0.0]
-        spans += [d for k in _WITHIN if (d := self._within(k)) is not None]
+        spans += [d for k in KEEP_WITHIN_KEYS if (d := self._within(k)) is not None]
         spans += [n * days for k, days in _PERIOD_DAYS.items() if (n := self._count(k)) is not None]
         spans += [float("inf") for k in _SNAPSHOT_COUNTS if self._count(k) == float("inf")]
         return max(spans)

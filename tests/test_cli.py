@@ -13,9 +13,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from click.testing import CliRunner
 
 from secbase.cli import _record_lab_restores, cli
@@ -23,7 +20,7 @@ from secbase.config import LoadedConfig
 from secbase.lab import Lab
 from secbase.model import Status
 from secbase.store import Store, db_url
-from tests.test_store import FP, T0, outcome, record, res, sharing_a_prefix
+from tests.test_store import FP, T0, at_revision, outcome, record, res, revision_of, sharing_a_prefix
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -525,16 +522,9 @@ def test_backup_help_teaches_restore_tests_with_an_example(command: list[str]) -
 
 def test_a_scan_without_storing_leaves_an_older_store_as_it_was(dumps_town: Path, tmp_path: Path) -> None:
     url = db_url(str(tmp_path / "old.db"))
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", "secbase:migrations")
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
+    at_revision(url, "0002")
     assert _restore_verdict(dumps_town, "--no-store", "--db", str(tmp_path / "old.db"))["status"] == "warn"
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0002"
-    engine.dispose()
+    assert revision_of(url) == "0002"
 
 
 @pytest.mark.parametrize(

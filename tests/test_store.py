@@ -517,7 +517,7 @@ def test_without_the_promise_or_for_other_targets_nothing_is_closed(store: Store
     }
 
 
-def _at_revision(url: str, revision: str) -> None:
+def at_revision(url: str, revision: str) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", "secbase:migrations")
     engine = sa.create_engine(url)
@@ -527,7 +527,7 @@ def _at_revision(url: str, revision: str) -> None:
     engine.dispose()
 
 
-def _revision(url: str) -> str:
+def revision_of(url: str) -> str:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         found = str(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar())
@@ -545,9 +545,9 @@ def test_restore_tests_are_read_without_migrating_or_creating_a_store(tmp_path: 
     assert read_restore_tests(db_url(str(tmp_path / "none.db"))) == []
     assert not (tmp_path / "none.db").exists()
     old = db_url(str(tmp_path / "old.db"))
-    _at_revision(old, "0002")
+    at_revision(old, "0002")
     assert read_restore_tests(old) == []
-    assert _revision(old) == "0002"  # left as it was
+    assert revision_of(old) == "0002"  # left as it was
     st = Store(old)
     st.record_restore("alder", "nas", tested_on=date(2026, 10, 1), note="n", by="ana", now=NOW)
     st.close()
@@ -556,7 +556,7 @@ def test_restore_tests_are_read_without_migrating_or_creating_a_store(tmp_path: 
 
 def test_a_store_made_by_a_newer_secbase_is_a_one_line_error(tmp_path: Path) -> None:
     url = db_url(str(tmp_path / "newer.db"))
-    _at_revision(url, "head")
+    at_revision(url, "head")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))

@@ -16,30 +16,13 @@ from typing import Any
 
 import yaml
 
+from secbase.facts import KEEP_COUNT_KEYS, KEEP_WITHIN_KEYS
 from secbase.parse import ParseError, clip
 
 UNLIMITED = "unlimited"
 MAX_INCLUDE_DEPTH = 8  # borgmatic files include a common file, which may include one more: 8 is plenty
 MAX_INCLUDE_BYTES = 1_000_000
-# keep rules in the order they are reported: durations, then counts from the shortest period to the longest
-KEEP_ORDER = (
-    "keep_within",
-    "keep_within_hourly",
-    "keep_within_daily",
-    "keep_within_weekly",
-    "keep_within_monthly",
-    "keep_within_yearly",
-    "keep_last",
-    "keep_secondly",
-    "keep_minutely",
-    "keep_hourly",
-    "keep_daily",
-    "keep_weekly",
-    "keep_13weekly",
-    "keep_monthly",
-    "keep_3monthly",
-    "keep_yearly",
-)
+KEEP_ORDER = KEEP_WITHIN_KEYS + KEEP_COUNT_KEYS  # the order they are reported in
 _NUMBER = re.compile(r"^-?\d+$")
 _DURATION = re.compile(r"^(\d+\s*[A-Za-z]\s*)+$")  # "30d", "1y2m", "2w"; which letters mean what: facts.py
 

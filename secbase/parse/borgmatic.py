@@ -12,23 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from secbase.facts import KEEP_COUNT_KEYS
 from secbase.parse import ParseError, clip
 from secbase.parse._backup_config import is_set, keep_rules, load_yaml
 
 SECTIONS = ("location", "storage", "retention", "consistency", "output", "hooks")
 # borgmatic's keep settings (borg prune's --keep-*): keep_within a duration, the rest counts
 DURATION_KEYS = ("keep_within",)
-COUNT_KEYS = (
-    "keep_secondly",
-    "keep_minutely",
-    "keep_hourly",
-    "keep_daily",
-    "keep_weekly",
-    "keep_13weekly",
-    "keep_monthly",
-    "keep_3monthly",
-    "keep_yearly",
-)
+COUNT_KEYS = KEEP_COUNT_KEYS[1:]  # every count but keep_last
 RETENTION_KEYS = DURATION_KEYS + COUNT_KEYS
 NOT_RETENTION = frozenset({"keep_exclude_tags"})  # a source option ("location:"), not a keep rule
 # borgmatic runs these when the configuration names no checks (its documented default).

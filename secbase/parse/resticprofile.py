@@ -11,20 +11,14 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from secbase.facts import KEEP_WITHIN_KEYS
 from secbase.parse import ParseError, clip
 from secbase.parse._backup_config import is_set, keep_rules, load_yaml
 
 RESERVED = frozenset({"version", "global", "groups", "includes", "mixins", "profiles"})
 # restic forget's --keep-* (resticprofile spells them keep-daily or keep_daily); keep-tag keeps snapshots
 # by tag, which no number of days describes, so it is left for the reader to name as not understood.
-DURATION_KEYS = (
-    "keep_within",
-    "keep_within_hourly",
-    "keep_within_daily",
-    "keep_within_weekly",
-    "keep_within_monthly",
-    "keep_within_yearly",
-)
+DURATION_KEYS = KEEP_WITHIN_KEYS
 COUNT_KEYS = ("keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
 RETENTION_KEYS = tuple(k.replace("_", "-") for k in DURATION_KEYS + COUNT_KEYS)
 PASSWORD_KEYS = ("password-file", "password-command")
