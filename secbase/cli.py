@@ -19,7 +19,7 @@ import click
 
 from secbase._services import expand_ports, risky_services
 from secbase._version import __version__
-from secbase.config import LoadedConfig, load_config
+from secbase.config import Config, LoadedConfig, load_config
 from secbase.errors import SecbaseError, StoreError
 from secbase.plugins import load_checks
 from secbase.probes.restore import RestoreBook
@@ -171,7 +171,20 @@ def _scan_and_store(
     finally:
         if st:
             st.close()
-    return outcome, [*registry.warnings, *services.warnings]
+    return outcome, [*registry.warnings, *services.warnings, *_unread_restores(config, restores, org_ids)]
+
+
+def _unread_restores(config: Config, book: RestoreBook, org_ids: Sequence[str]) -> list[str]:
+    """Restore tests recorded for a backup source the config no longer declares (renamed, say): no check
+    reads them, so say so once rather than let backup.restore_tested report that none is recorded."""
+    declared = {(org.id, src.name) for org in config.organisations for src in org.backups}
+    scanned = set(org_ids) or {org.id for org in config.organisations}
+    orphans = sorted({(t.organisation, t.source) for t in book.tests if t.organisation in scanned} - declared)
+    return [
+        f"restore tests are recorded for {org} {source!r}, which the config does not declare; if the source "
+        f"was renamed, record the next test under its new name (secbase backup restored {org} NEW-NAME ...)"
+        for org, source in orphans
+    ]
 
 
 def _restores_without_storing(db: str | None) -> RestoreBook:

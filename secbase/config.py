@@ -387,6 +387,13 @@ def load_config(path: str | Path) -> LoadedConfig:
         ca_path = (ca if ca.is_absolute() else p.parent / ca).resolve()
         if not ca_path.is_file():
             raise ConfigError(f"{name}: scan.ca_file: {ca_path} does not exist; give the path of a PEM file")
+        try:  # read now: the probes read it only when a first HTTPS or TLS fact needs it
+            ca_path.read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "it is not a text (PEM) file"
+            raise ConfigError(
+                f"{name}: scan.ca_file: {ca_path} cannot be read ({why}); give a PEM file"
+            ) from exc
         cfg = cfg.model_copy(update={"scan": cfg.scan.model_copy(update={"ca_file": ca_path})})
     cfg = _backups_beside(cfg, p.parent.absolute())
     return LoadedConfig(path=p, config=cfg, digest=hashlib.sha256(data).hexdigest())

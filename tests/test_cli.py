@@ -593,3 +593,17 @@ def test_the_demo_does_not_read_secbase_db(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("SECBASE_DB", "/nonexistent/town.db")
     code, out, _ = run("demo", "--help")
     assert code == 0 and "SECBASE_DB is not read here" in out
+
+
+def test_restore_tests_of_a_renamed_source_are_pointed_out(dumps_town: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    code, _, err = run("backup", "restored", "alder", "dumps", "--note", "Restored.", "--config",
+                       str(dumps_town), "--db", db)  # fmt: skip
+    assert code == 0, err
+    dumps_town.write_text(dumps_town.read_text().replace("name: dumps", "name: db-dumps"))
+    code, out, err = run("scan", str(dumps_town), "--checks", "backup.restore_tested", "--db", db)
+    assert code == 0 and "No restore test is recorded" in out
+    assert (
+        "secbase: warning: restore tests are recorded for alder 'dumps', which the config does not declare; "
+        "if the source was renamed, record the next test under its new name" in err
+    )

@@ -305,3 +305,10 @@ def test_key_file_is_for_borg_only(tmp_path: Path) -> None:
     )
     cloud = load_config(write(tmp_path, text)).config.organisations[0].backups[1]
     assert cloud.key_file == tmp_path / "k.key"
+
+
+def test_a_ca_file_that_is_not_text_is_named_at_load(tmp_path: Path) -> None:
+    (tmp_path / "lab-ca.pem").write_bytes(b"\x00\xff\xfe binary, not PEM")
+    text = GOOD.replace("  timeout: 3", "  timeout: 3\n  ca_file: lab-ca.pem")
+    message = error_of(tmp_path, text)
+    assert "scan.ca_file:" in message and "cannot be read (it is not a text (PEM) file)" in message
