@@ -2,55 +2,31 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import logging
-import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from secbase._cli_backup import backup
+from secbase._cli_common import EXIT_FAILED, EXIT_OK, _db_option, _errors, _lab_net_option, _setup_logging
+from secbase._cli_findings import accept, findings
 from secbase._services import expand_ports, risky_services
 from secbase._version import __version__
 from secbase.config import Config, LoadedConfig, load_config
 from secbase.errors import SecbaseError, StoreError
 from secbase.plugins import load_checks
 from secbase.probes.restore import RestoreBook
-from secbase.report import render_checks, render_findings, render_restores, render_results, results_json
+from secbase.report import render_checks, render_results, results_json
 from secbase.scan import ScanOutcome, run_scan
-from secbase.store import Store, StoredFinding, db_url, default_db_url, read_restore_tests, store_exists
+from secbase.store import Store, db_url, default_db_url, read_restore_tests
 
 if TYPE_CHECKING:
     from secbase.lab import Lab
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class _Quiet(logging.Formatter):
-    """Without --debug a logged exception is one line: tracebacks are for developers."""
-
-    def formatException(self, ei: Any) -> str:
-        return ""
-
-
-def _setup_logging(debug: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("secbase: %(levelname)s %(name)s: %(message)s")
-        if debug
-        else _Quiet("secbase: %(message)s")
-    )
-    root = logging.getLogger("secbase")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.ERROR)
-    root.propagate = False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,38 +53,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     _setup_logging(debug)
 
 
-@contextmanager
-def _errors(ctx: click.Context) -> Iterator[None]:
-    """Print our errors as one line on stderr and exit 2; tracebacks only with --debug."""
-    try:
-        yield
-    except SecbaseError as exc:
-        if ctx.obj and ctx.obj.get("debug"):
-            raise
-        click.echo(f"secbase: {exc}", err=True)
-        ctx.exit(EXIT_USAGE)
-
-
-def _db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--db",
-        "db",
-        envvar="SECBASE_DB",
-        metavar="URL",
-        help="Where scans and findings are kept: a file path or a SQLAlchemy URL (default: a SQLite file in "
-        "your user data folder; the SECBASE_DB environment variable sets it too).",
-    )(fn)
-
-
-def _lab_net_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--lab-net",
-        "lab_net",
-        type=click.IntRange(1, 254),
-        default=53,
-        show_default=True,
-        help="Run the lab on 127.N.x.x, so that two labs (say a demo beside 'lab up') do not collide.",
-    )(fn)
+cli.add_command(findings)  # findings, accept: _cli_findings.py; backup: _cli_backup.py
+cli.add_command(accept)
+cli.add_command(backup)
 
 
 def _progress(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
@@ -311,284 +258,6 @@ def checks_cmd(ctx: click.Context, as_json: bool) -> None:
         for w in registry.warnings:
             click.echo(f"secbase: warning: {w}", err=True)
         click.echo(render_checks(registry.select(), as_json=as_json), nl=False)
-
-
-@cli.command()
-@click.option("--org", "org_id", metavar="ID", help="Only this organisation's findings.")
-@click.option(
-    "--all", "include_resolved", is_flag=True, help="Include fixed findings, with how long they took."
-)
-@click.option(
-    "--accepted",
-    "accepted_only",
-    is_flag=True,
-    help="List only the findings accepted as known risks today: who accepted each, why, and until when.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-@_db_option
-@click.pass_context
-def findings(
-    ctx: click.Context,
-    org_id: str | None,
-    include_resolved: bool,
-    accepted_only: bool,
-    as_json: bool,
-    db: str | None,
-) -> None:
-    """List open findings with how long each has been open.
-
-    A finding opens when a check fails or warns, and closes when a later scan sees the same check
-    pass on the same target. With --all, fixed findings show their time to remediate. Findings
-    accepted as known risks (secbase accept) are left out until their day has passed; --accepted
-    lists them.
-
-    \b
-    Example:
-        secbase findings
-        secbase findings --org alder --all
-        secbase findings --accepted
-    """
-    with _errors(ctx):
-        st = Store(db_url(db) if db else default_db_url())
-        try:
-            found: list[StoredFinding] = st.findings(
-                organisation=org_id, include_resolved=include_resolved, accepted=accepted_only
-            )
-            left_out = 0 if accepted_only else len(st.findings(organisation=org_id, accepted=True))
-        finally:
-            st.close()
-        click.echo(
-            render_findings(
-                found,
-                as_json=as_json,
-                now=datetime.now(UTC),
-                accepted_only=accepted_only,
-                accepted_left_out=left_out,
-            ),
-            nl=False,
-        )
-
-
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _day(value: str, option: str, example: str) -> date:
-    if _DAY.fullmatch(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass  # 2027-02-30: the same one-line error as any other non-date
-    raise SecbaseError(f"{option} takes a day written YYYY-MM-DD, like {example}")
-
-
-def _user_name(who: str) -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError) as exc:  # no LOGNAME and no passwd entry, as in some containers
-        raise SecbaseError(f"cannot tell your user name; say who {who} with --by NAME") from exc
-
-
-@cli.command()
-@click.argument("fingerprint")
-@click.option(
-    "--reason", metavar="TEXT", help="Why the risk is accepted for now, in words the next reader gets."
-)
-@click.option(
-    "--until",
-    "until_text",
-    metavar="YYYY-MM-DD",
-    help="The last day it is accepted, at most one year from today; the day after, it is listed again.",
-)
-@click.option("--by", metavar="NAME", help="Who accepts it (default: your user name).")
-@click.option("--revoke", is_flag=True, help="Remove the acceptance: the finding is listed again at once.")
-@_db_option
-@click.pass_context
-def accept(
-    ctx: click.Context,
-    fingerprint: str,
-    reason: str | None,
-    until_text: str | None,
-    by: str | None,
-    revoke: bool,
-    db: str | None,
-) -> None:
-    """Accept an open finding as a known risk until a day, or revoke that with --revoke.
-
-    Use it for a problem the town knows of and has decided to live with for a while (the old camera
-    system is replaced in spring). The finding stays open and its time still counts, but `secbase
-    findings` leaves it out through that day; the day after, it is listed again by itself. Accepting
-    again replaces the reason and the day. FINGERPRINT is the one `secbase findings` shows, or its
-    first 6 characters or more. If a later scan finds it fixed and it comes back after, the
-    acceptance is gone: a problem that returns is news.
-
-    \b
-    Example:
-        secbase accept 3f9c2a71 --until 2027-03-01 --reason "The old camera system is replaced in February."
-        secbase findings --accepted
-        secbase accept 3f9c2a71 --revoke
-
-    Exit codes: 0 done; 2 bad usage (an unknown or ambiguous fingerprint, a fixed finding, a day in
-    the past or more than one year away).
-    """
-    with _errors(ctx):
-        if revoke and (reason is not None or until_text is not None or by is not None):
-            raise SecbaseError("--revoke takes no --reason, --until or --by")
-        acceptance: tuple[str, date, str] | None = None  # reason, until, by
-        if not revoke:
-            if reason is None or until_text is None:
-                raise SecbaseError(
-                    'give --reason "why" and --until YYYY-MM-DD (or --revoke to undo an acceptance)'
-                )
-            acceptance = (
-                reason,
-                _day(until_text, "--until", "2027-03-01"),
-                by or _user_name("accepts the risk"),
-            )
-        st = Store(db_url(db) if db else default_db_url())
-        try:
-            if acceptance is None:
-                found, removed = st.revoke(fingerprint)
-                note = (
-                    "acceptance revoked; it is listed again"
-                    if removed
-                    else "it was not accepted; nothing changed"
-                )
-            else:
-                why, until, who = acceptance
-                found = st.accept(fingerprint, reason=why, until=until, by=who)
-                note = "accepted; secbase findings leaves it out until that day has passed"
-        finally:
-            st.close()
-        click.echo(render_findings([found], as_json=False, now=datetime.now(UTC)), nl=False)
-        click.echo(f"secbase: {found.fingerprint}: {note}", err=True)
-
-
-@cli.group()
-def backup() -> None:
-    """Record the restore tests of your backups, and list them.
-
-    No repository can show that its backups restore: only trying does. After each test (restore a
-    folder or a database to a spare place and open it), record it here; backup.restore_tested reads
-    these records and asks for a new test every 90 days.
-
-    \b
-    Example:
-        secbase backup restored alder fileserver --date 2026-11-20 --note "Restored /finance to a spare disk; files opened."
-        secbase backup restores --org alder
-    """
-
-
-@backup.command("restored")
-@click.argument("org_id", metavar="ORG")
-@click.argument("source")
-@click.option(
-    "--date", "date_text", metavar="YYYY-MM-DD", help="The day the restore was tested (default: today)."
-)
-@click.option("--note", metavar="TEXT", help="What was restored, where to, and what you saw.")
-@click.option("--failed", is_flag=True, help="The restore did not work (files missing, would not open).")
-@click.option("--by", metavar="NAME", help="Who made the test (default: your user name).")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Check ORG and SOURCE against this config (default: against the sources stored scans looked at).",
-)
-@_db_option
-@click.pass_context
-def backup_restored(
-    ctx: click.Context,
-    org_id: str,
-    source: str,
-    date_text: str | None,
-    note: str | None,
-    failed: bool,
-    by: str | None,
-    config_path: Path | None,
-    db: str | None,
-) -> None:
-    """Record a restore test of one backup SOURCE of organisation ORG.
-
-    ORG is the organisation's id and SOURCE the backup's name, as in the config (the scan report
-    shows both). The record is kept in the store; the next scan's backup.restore_tested reads it.
-    A test that did not work is worth recording too (--failed): the check then asks for a fix.
-
-    \b
-    Example:
-        secbase backup restored alder fileserver --date 2026-11-20 \\
-            --note "Restored the finance folder to a spare disk; all files opened."
-
-    Exit codes: 0 recorded; 2 bad usage (an unknown organisation or source, a day in the future,
-    no note).
-    """
-    with _errors(ctx):
-        if not note or not note.strip():
-            raise SecbaseError('give --note "what you restored, where to, and what you saw"')
-        tested_on = _day(date_text, "--date", "2026-11-20") if date_text else date.today()
-        who = by if by is not None else _user_name("made the test")
-        st = Store(db_url(db) if db else default_db_url())
-        try:
-            _known_source(st, org_id, source, config_path)
-            test = st.record_restore(
-                org_id, source, tested_on=tested_on, note=note, by=who, worked=not failed
-            )
-        finally:
-            st.close()
-        click.echo(render_restores([test], as_json=False), nl=False)
-        click.echo("secbase: recorded; the next scan's backup.restore_tested reads it", err=True)
-
-
-def _known_source(st: Store, org_id: str, source: str, config_path: Path | None) -> None:
-    """Refuse a restore test of a source that is not declared: a typo would never be read."""
-    if config_path is not None:
-        loaded = load_config(config_path)
-        names = [b.name for b in loaded.config.organisation(org_id).backups]
-        where = f"{config_path}"
-    else:
-        names = sorted(st.backup_sources(org_id))
-        where = "the stored scans"
-        if not names:
-            scanned = sorted({org for scan in st.scans() for org in scan.organisations})
-            if not scanned:
-                raise SecbaseError(
-                    "no scan is stored yet, so secbase cannot check the organisation and source; "
-                    "give --config FILE (your secbase config) to check them against it"
-                )
-            if org_id not in scanned:
-                raise SecbaseError(
-                    f"no stored scan looked at an organisation {org_id!r} (they looked at: "
-                    f"{', '.join(scanned)}); check the id, or give --config FILE to check against your config"
-                )
-    if source in names:
-        return
-    known = f"; its sources there: {', '.join(names)}" if names else ""
-    hint = "" if config_path else ", or give --config FILE to check against your config"
-    raise SecbaseError(
-        f"{org_id} has no backup source named {source!r} in {where}{known}; check the spelling{hint}"
-    )
-
-
-@backup.command("restores")
-@click.option("--org", "org_id", metavar="ID", help="Only this organisation's restore tests.")
-@click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
-@_db_option
-@click.pass_context
-def backup_restores(ctx: click.Context, org_id: str | None, as_json: bool, db: str | None) -> None:
-    """List the restore tests recorded, newest first.
-
-    \b
-    Example:
-        secbase backup restores --org alder
-
-    Exit codes: 0 listed (also when there are none); 2 no store there, or one that cannot be read.
-    """
-    with _errors(ctx):
-        url = db_url(db) if db else default_db_url()
-        if not store_exists(url):
-            raise SecbaseError(
-                f"there is no store at {url.removeprefix('sqlite:///')}; check --db, or scan first"
-            )
-        tests = [t for t in read_restore_tests(url) if org_id is None or t.organisation == org_id]
-        click.echo(render_restores(tests, as_json=as_json), nl=False)
 
 
 @cli.command()

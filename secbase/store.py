@@ -2,155 +2,60 @@
 
 SQLite by default through SQLAlchemy Core; the schema is Alembic's, so an old store opens in a new version.
 One scan is written in one transaction: a scan killed half-way leaves nothing of itself behind.
+
+Here: `Store` (opening and migrating, scans and results, accepting risks, restore tests) and
+`read_restore_tests`, which reads a store without migrating or creating it. The rest is beside it:
+`_store_schema.py` the tables, their UTC datetime type and the revisions known; `_store_findings.py` each
+finding's life (opening, refreshing, closing, reopening, accepting, reading back as `StoredFinding`s);
+`_store_engine.py` the store's URL (`db_url`, `default_db_url`, `store_exists`) and its engine.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import alembic.util
-import platformdirs
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
+from secbase._store_engine import _engine, _safe, db_url, default_db_url, store_exists
+from secbase._store_findings import (
+    _NO_ACCEPTANCE,
+    ACCEPT_MIN_PREFIX,
+    Acceptance,
+    StoredFinding,
+    _accepted_on,
+    _close_unjudged,
+    _one_year_after,
+    _read_findings,
+    _resolve,
+    _update_findings,
+)
+from secbase._store_schema import _REVISIONS, findings, restore_tests, results, scans
 from secbase.errors import SecbaseError, StoreError
 from secbase.facts import RestoreTest
-from secbase.model import Finding, Result, Severity, Status
+from secbase.model import Result, Severity, Status
 from secbase.scan import ScanOutcome
 
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """Datetimes stored as UTC ISO text and read back timezone-aware, the same on SQLite and PostgreSQL."""
-
-    impl = sa.String(32)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> str | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("the store keeps timezone-aware datetimes only")
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value)
-
-
-metadata = sa.MetaData()
-
-scans = sa.Table(
-    "scans",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started_at", UTCDateTime, nullable=False),
-    sa.Column("finished_at", UTCDateTime, nullable=False),
-    sa.Column("tool_version", sa.String(32), nullable=False),
-    sa.Column("config_digest", sa.String(64), nullable=False),
-    sa.Column("organisations", sa.Text, nullable=False),  # JSON list: what this scan looked at
-    sa.Column("checks", sa.Text, nullable=False),  # JSON list
-)
-
-results = sa.Table(
-    "results",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("scan_id", sa.Integer, sa.ForeignKey("scans.id"), nullable=False, index=True),
-    sa.Column("fingerprint", sa.String(40), nullable=False, index=True),
-    sa.Column("organisation", sa.String(64), nullable=False),
-    sa.Column("check_id", sa.String(128), nullable=False),
-    sa.Column("target", sa.String(255), nullable=False),
-    sa.Column("subject", sa.String(255), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("summary", sa.Text, nullable=False),
-    sa.Column("evidence", sa.Text, nullable=False),
-)
-
-findings = sa.Table(
-    "findings",
-    metadata,
-    sa.Column("fingerprint", sa.String(40), primary_key=True),
-    sa.Column("organisation", sa.String(64), nullable=False, index=True),
-    sa.Column("check_id", sa.String(128), nullable=False),
-    sa.Column("target", sa.String(255), nullable=False),
-    sa.Column("subject", sa.String(255), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # the last problem status: fail or warn
-    sa.Column("summary", sa.Text, nullable=False),
-    sa.Column("first_seen", UTCDateTime, nullable=False),
-    sa.Column("last_seen", UTCDateTime, nullable=False),
-    sa.Column("resolved_at", UTCDateTime, nullable=True),
-    sa.Column("times_reopened", sa.Integer, nullable=False, server_default="0"),
-    # Accepted as a known risk: through accepted_until (a calendar day, inclusive), then it is listed again.
-    sa.Column("accepted_until", sa.Date, nullable=True),
-    sa.Column("accepted_reason", sa.Text, nullable=True),
-    sa.Column("accepted_by", sa.String(128), nullable=True),
-    sa.Column("accepted_at", UTCDateTime, nullable=True),
-)
-
-# Each stretch of time a finding was open: remediation time counts every one of them.
-finding_periods = sa.Table(
-    "finding_periods",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "fingerprint", sa.String(40), sa.ForeignKey("findings.fingerprint"), nullable=False, index=True
-    ),
-    sa.Column("opened_at", UTCDateTime, nullable=False),
-    sa.Column("closed_at", UTCDateTime, nullable=True),
-    sa.Column("opened_scan_id", sa.Integer, sa.ForeignKey("scans.id"), nullable=False),
-    sa.Column("closed_scan_id", sa.Integer, sa.ForeignKey("scans.id"), nullable=True),
-)
-
-# Restore tests people record (`secbase backup restored`): no repository can show one.
-restore_tests = sa.Table(
-    "restore_tests",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("organisation", sa.String(64), nullable=False, index=True),
-    sa.Column("source", sa.String(255), nullable=False),
-    sa.Column("tested_on", sa.Date, nullable=False),
-    sa.Column("worked", sa.Boolean, nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-    sa.Column("recorded_by", sa.String(128), nullable=False),
-    sa.Column("recorded_at", UTCDateTime, nullable=False),
-)
-
-
-def default_db_url() -> str:
-    """SECBASE_DB if set, else a SQLite file in the user's data directory."""
-    env = os.environ.get("SECBASE_DB")
-    if env:
-        return db_url(env)
-    return db_url(str(Path(platformdirs.user_data_dir("secbase")) / "secbase.db"))
-
-
-def db_url(value: str) -> str:
-    """Accept a SQLAlchemy URL ("sqlite:///x.db", "postgresql://...") or a plain file path."""
-    if "://" in value:
-        return value
-    return f"sqlite:///{Path(value).expanduser().resolve()}"
-
-
-def store_exists(url: str) -> bool:
-    """False only for a SQLite file that is not there yet (opening a store creates it)."""
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        return True  # opening it says what is wrong
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return True
-    return Path(parsed.database).exists()
+__all__ = [
+    "ACCEPT_MIN_PREFIX",
+    "RESTORE_NOTE_CHARS",
+    "Acceptance",
+    "ScanRecord",
+    "Store",
+    "StoredFinding",
+    "db_url",
+    "default_db_url",
+    "read_restore_tests",
+    "store_exists",
+]
 
 
 @dataclass(frozen=True)
@@ -165,33 +70,7 @@ class ScanRecord:
     config_digest: str
 
 
-@dataclass(frozen=True)
-class Acceptance:
-    """A finding accepted as a known risk: through which day (inclusive), why, by whom, and when."""
-
-    until: date
-    reason: str
-    by: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class StoredFinding(Finding):
-    """A finding as the store reads it: its life, plus its accepted risk, judged on the day it is read."""
-
-    acceptance: Acceptance | None = None  # kept after its day has passed, so a reader can tell why it is back
-    is_accepted: bool = False  # open, and its acceptance runs through today
-
-
 RESTORE_NOTE_CHARS = 2000
-ACCEPT_MIN_PREFIX = 6  # characters of a fingerprint that may stand for it, when they match one finding
-_HEX = re.compile(r"[0-9a-f]+")
-_NO_ACCEPTANCE: dict[str, Any] = {
-    "accepted_until": None,
-    "accepted_reason": None,
-    "accepted_by": None,
-    "accepted_at": None,
-}
 
 
 class Store:
@@ -497,11 +376,6 @@ def read_restore_tests(url: str) -> list[RestoreTest]:
         engine.dispose()
 
 
-_REVISIONS = frozenset(
-    {"0001", "0002", "0003"}
-)  # every revision this version knows (tested against Alembic's)
-
-
 def _restore_test(r: sa.RowMapping) -> RestoreTest:
     return RestoreTest(
         organisation=r["organisation"],
@@ -512,138 +386,6 @@ def _restore_test(r: sa.RowMapping) -> RestoreTest:
         by=r["recorded_by"],
         recorded_at=r["recorded_at"],
     )
-
-
-def _accepted_on(day: date) -> sa.ColumnElement[bool]:
-    """Open and accepted through ``day`` or later; never NULL (the IS NOT NULL comes first), so NOT is exact."""
-    return sa.and_(
-        findings.c.resolved_at.is_(None),
-        findings.c.accepted_until.is_not(None),
-        findings.c.accepted_until >= day,
-    )
-
-
-def _one_year_after(day: date) -> date:
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:  # 29 February: the year after has none
-        return day.replace(year=day.year + 1, day=28)
-
-
-def _resolve(conn: Connection, given: str) -> str:
-    """The one fingerprint that ``given`` is, or starts with; otherwise a one-line error."""
-    wanted = given.strip().lower()
-    if not _HEX.fullmatch(wanted):
-        raise SecbaseError(
-            "a fingerprint is made of the digits 0-9 and the letters a-f; secbase findings shows each one"
-        )
-    if len(wanted) < ACCEPT_MIN_PREFIX:
-        raise SecbaseError(
-            f"give at least {ACCEPT_MIN_PREFIX} characters of the fingerprint ({wanted} is too short)"
-        )
-    shown = 5
-    rows = conn.execute(
-        sa.select(findings.c.fingerprint, findings.c.organisation, findings.c.check_id, findings.c.target)
-        .where(findings.c.fingerprint.startswith(wanted, autoescape=True))
-        .order_by(findings.c.fingerprint)
-        .limit(shown + 1)
-    ).all()
-    if not rows:
-        raise SecbaseError(
-            f"no finding has the fingerprint {wanted}; secbase findings --all shows every fingerprint"
-        )
-    if len(rows) > 1:
-        named = ", ".join(f"{r.fingerprint} ({r.organisation} {r.check_id} {r.target})" for r in rows[:shown])
-        more = " and more" if len(rows) > shown else ""
-        raise SecbaseError(f"{wanted} is the start of several findings: {named}{more}; give more characters")
-    return str(rows[0].fingerprint)
-
-
-def _read_findings(
-    conn: Connection, conditions: Sequence[sa.ColumnElement[bool]], now: datetime
-) -> list[StoredFinding]:
-    """The findings matching every condition, with their open time up to ``now`` and acceptance on its day."""
-    where = sa.and_(sa.true(), *conditions)
-    rows = conn.execute(sa.select(findings).where(where)).mappings().all()
-    periods: dict[str, float] = {}
-    wanted = sa.select(findings.c.fingerprint).where(where)
-    for p in conn.execute(
-        sa.select(finding_periods).where(finding_periods.c.fingerprint.in_(wanted))
-    ).mappings():
-        end = p["closed_at"] or now
-        periods[p["fingerprint"]] = (
-            periods.get(p["fingerprint"], 0.0) + (end - p["opened_at"]).total_seconds()
-        )
-    today = now.date()
-    out = []
-    for r in rows:
-        acceptance = (
-            None
-            if r["accepted_until"] is None
-            else Acceptance(
-                until=r["accepted_until"],
-                reason=r["accepted_reason"],
-                by=r["accepted_by"],
-                at=r["accepted_at"],
-            )
-        )
-        out.append(
-            StoredFinding(
-                fingerprint=r["fingerprint"],
-                organisation=r["organisation"],
-                check=r["check_id"],
-                target=r["target"],
-                subject=r["subject"],
-                severity=Severity(r["severity"]),
-                status=Status(r["status"]),
-                summary=r["summary"],
-                first_seen=r["first_seen"],
-                last_seen=r["last_seen"],
-                resolved_at=r["resolved_at"],
-                times_reopened=r["times_reopened"],
-                open_seconds=periods.get(r["fingerprint"], 0.0),
-                acceptance=acceptance,
-                is_accepted=acceptance is not None and r["resolved_at"] is None and acceptance.until >= today,
-            )
-        )
-    return out
-
-
-def _engine(url: str) -> Engine:
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise StoreError(
-            f"{url!r} is not a database URL; give a file path or sqlite:///path/to/secbase.db"
-        ) from exc
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database or "")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the folder for the store {path}: {exc.strerror}") from exc
-    try:
-        engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise StoreError(f"cannot use the store at {_safe(url)}: {exc}") from exc
-    if parsed.get_backend_name() == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")  # a cron scan and a person's "findings" may meet
-    cur.close()
-
-
-def _safe(url: str) -> str:
-    """The URL without its password: secrets are never printed."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "<unreadable URL>"
 
 
 def _result_row(r: Result) -> dict[str, Any]:
@@ -658,105 +400,3 @@ def _result_row(r: Result) -> dict[str, Any]:
         "summary": r.summary,
         "evidence": r.evidence,
     }
-
-
-def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _update_findings(conn: Connection, found: Sequence[Result], scan_id: int, when: datetime) -> None:
-    """fail/warn opens or refreshes a finding; pass/not_applicable resolves it; error changes nothing."""
-    relevant = [r for r in found if r.status is not Status.ERROR]
-    prints = sorted({r.fingerprint for r in relevant})
-    # Only what each step needs, kept current as the loop goes (a plugin might repeat a fingerprint).
-    existing: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(prints):
-        query = sa.select(findings.c.fingerprint, findings.c.resolved_at, findings.c.times_reopened)
-        for fpr, resolved_at, reopened in conn.execute(query.where(findings.c.fingerprint.in_(chunk))):
-            existing[fpr] = {"resolved_at": resolved_at, "times_reopened": reopened}
-    for r in relevant:
-        row = existing.get(r.fingerprint)
-        fp = findings.c.fingerprint == r.fingerprint
-        if r.is_problem:
-            values = {
-                "severity": str(r.severity),
-                "status": str(r.status),
-                "summary": r.summary,
-                "last_seen": when,
-            }
-            if row is None:
-                conn.execute(
-                    findings.insert().values(
-                        fingerprint=r.fingerprint,
-                        organisation=r.organisation,
-                        check_id=r.check,
-                        target=r.target,
-                        subject=r.subject,
-                        first_seen=when,
-                        resolved_at=None,
-                        times_reopened=0,
-                        **values,
-                    )
-                )
-                _open_period(conn, r.fingerprint, when, scan_id)
-                existing[r.fingerprint] = {"resolved_at": None, "times_reopened": 0}
-            elif row["resolved_at"] is not None:
-                reopened = row["times_reopened"] + 1
-                # A finding that comes back after a fix is news: an acceptance of the old problem does
-                # not hide it. It stays on the row while fixed (history), and goes on reopening.
-                conn.execute(
-                    findings.update()
-                    .where(fp)
-                    .values(resolved_at=None, times_reopened=reopened, **_NO_ACCEPTANCE, **values)
-                )
-                _open_period(conn, r.fingerprint, when, scan_id)
-                existing[r.fingerprint] = {"resolved_at": None, "times_reopened": reopened}
-            else:
-                conn.execute(findings.update().where(fp).values(**values))
-        elif row is not None and row["resolved_at"] is None:
-            _close(conn, r.fingerprint, when, scan_id)
-            existing[r.fingerprint] = {**row, "resolved_at": when}
-
-
-def _close_unjudged(conn: Connection, outcome: ScanOutcome, scan_id: int) -> None:
-    """Close the open findings about subjects a check no longer judges on a target where it reported every
-    subject it judges (ScanOutcome.every_subject): a port taken off the list, or now judged by another check."""
-    if not outcome.every_subject:
-        return
-    reported: dict[tuple[str, str, str], set[str]] = {unit: set() for unit in outcome.every_subject}
-    for r in outcome.results:
-        unit = (r.organisation, r.check, r.target)
-        if unit in reported:
-            reported[unit].add(r.subject)
-    open_rows = conn.execute(
-        sa.select(
-            findings.c.fingerprint,
-            findings.c.organisation,
-            findings.c.check_id,
-            findings.c.target,
-            findings.c.subject,
-        ).where(
-            findings.c.resolved_at.is_(None),
-            findings.c.check_id.in_(sorted({check for _, check, _ in reported})),
-            findings.c.organisation.in_(sorted({org for org, _, _ in reported})),
-        )
-    ).all()
-    for fpr, org, check_id, target, subject in open_rows:
-        subjects = reported.get((org, check_id, target))
-        if subjects is not None and subject not in subjects:
-            _close(conn, fpr, outcome.started_at, scan_id)
-
-
-def _close(conn: Connection, fpr: str, when: datetime, scan_id: int) -> None:
-    """Resolve a finding and end its open period."""
-    conn.execute(findings.update().where(findings.c.fingerprint == fpr).values(resolved_at=when))
-    conn.execute(
-        finding_periods.update()
-        .where(finding_periods.c.fingerprint == fpr, finding_periods.c.closed_at.is_(None))
-        .values(closed_at=when, closed_scan_id=scan_id)
-    )
-
-
-def _open_period(conn: Connection, fp: str, when: datetime, scan_id: int) -> None:
-    conn.execute(finding_periods.insert().values(fingerprint=fp, opened_at=when, opened_scan_id=scan_id))

@@ -20,18 +20,17 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from secbase._store_schema import _REVISIONS, metadata
 from secbase.errors import SecbaseError, StoreError
 from secbase.model import Result, Severity, Status, fingerprint
 from secbase.scan import ScanOutcome
 from secbase.store import (
-    _REVISIONS,
     ACCEPT_MIN_PREFIX,
     Acceptance,
     Store,
     StoredFinding,
     db_url,
     default_db_url,
-    metadata,
     read_restore_tests,
     store_exists,
 )

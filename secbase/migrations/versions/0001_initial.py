@@ -13,7 +13,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-WHEN = sa.String(32)  # UTC ISO text: see secbase.store.UTCDateTime
+WHEN = sa.String(32)  # UTC ISO text: see secbase._store_schema.UTCDateTime
 
 
 def upgrade() -> None:
