@@ -33,6 +33,9 @@ class FactKey:
         # Keys go into logs and "could not tell" reasons: a password written in a URL argument never does.
         return f"{self.kind}({', '.join(mask(a) for a in self.args)})"
 
+    def __repr__(self) -> str:  # a key in a traceback or a debugger is masked too
+        return f"FactKey({self.kind!r}, {tuple(mask(a) for a in self.args)!r})"
+
 
 def dns_key(name: str, rdtype: str) -> FactKey:
     """Key of a lookup through the scan's resolvers."""

@@ -444,6 +444,9 @@ def test_a_fact_key_never_shows_a_password_written_in_a_url() -> None:
     )
     assert str(http_key("https://u:p@ss/w rd@www.alder.test/")) == "http(https://u:***@www.alder.test/)"
     assert str(FactKey("dns", ("alder.test", "A"))) == "dns(alder.test, A)"
+    key = backup_key("restic", URL_LOCATION, "never")
+    assert URL_PASSWORD not in repr(key) and "town:***@" in repr(key)
+    assert repr(FactKey("dns", ("alder.test", "A"))) == "FactKey('dns', ('alder.test', 'A'))"
 
 
 @pytest.mark.parametrize(
