@@ -11,7 +11,7 @@ from secbase._cli_common import _day, _db_option, _errors, _user_name
 from secbase.config import load_config
 from secbase.errors import SecbaseError
 from secbase.report import render_restores
-from secbase.store import Store, db_url, default_db_url, read_restore_tests, store_exists
+from secbase.store import Store, db_url, read_restore_tests, store_exists
 
 
 @click.group()
@@ -76,7 +76,7 @@ def backup_restored(
             raise SecbaseError('give --note "what you restored, where to, and what you saw"')
         tested_on = _day(date_text, "--date", "2026-11-20") if date_text else date.today()
         who = by if by is not None else _user_name("made the test")
-        st = Store(db_url(db) if db else default_db_url())
+        st = Store(db_url(db))
         try:
             _known_source(st, org_id, source, config_path)
             test = st.record_restore(
@@ -133,7 +133,7 @@ def backup_restores(ctx: click.Context, org_id: str | None, as_json: bool, db: s
     Exit codes: 0 listed (also when there are none); 2 no store there, or one that cannot be read.
     """
     with _errors(ctx):
-        url = db_url(db) if db else default_db_url()
+        url = db_url(db)
         if not store_exists(url):
             raise SecbaseError(
                 f"there is no store at {url.removeprefix('sqlite:///')}; check --db, or scan first"

@@ -76,12 +76,14 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _day(value: str, option: str, example: str) -> date:
-    if _DAY.fullmatch(value.strip()):
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            pass  # 2027-02-30: the same one-line error as any other non-date
-    raise SecbaseError(f"{option} takes a day written YYYY-MM-DD, like {example}")
+    """A day given as YYYY-MM-DD; anything else (2027-02-30 too) is one line naming the option."""
+    wrong = SecbaseError(f"{option} takes a day written YYYY-MM-DD, like {example}")
+    if not _DAY.fullmatch(value.strip()):
+        raise wrong
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise wrong from exc
 
 
 def _user_name(who: str) -> str:

@@ -9,7 +9,7 @@ import click
 from secbase._cli_common import _day, _db_option, _errors, _user_name
 from secbase.errors import SecbaseError
 from secbase.report import render_findings
-from secbase.store import Store, StoredFinding, db_url, default_db_url
+from secbase.store import Store, StoredFinding, db_url
 
 
 @click.command()
@@ -48,7 +48,7 @@ def findings(
         secbase findings --accepted
     """
     with _errors(ctx):
-        st = Store(db_url(db) if db else default_db_url())
+        st = Store(db_url(db))
         try:
             found: list[StoredFinding] = st.findings(
                 organisation=org_id, include_resolved=include_resolved, accepted=accepted_only
@@ -124,7 +124,7 @@ def accept(
                 _day(until_text, "--until", "2027-03-01"),
                 by or _user_name("accepts the risk"),
             )
-        st = Store(db_url(db) if db else default_db_url())
+        st = Store(db_url(db))
         try:
             if acceptance is None:
                 found, removed = st.revoke(fingerprint)

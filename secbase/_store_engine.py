@@ -21,8 +21,11 @@ def default_db_url() -> str:
     return db_url(str(Path(platformdirs.user_data_dir("secbase")) / "secbase.db"))
 
 
-def db_url(value: str) -> str:
-    """Accept a SQLAlchemy URL ("sqlite:///x.db", "postgresql://...") or a plain file path."""
+def db_url(value: str | None) -> str:
+    """Accept a SQLAlchemy URL ("sqlite:///x.db", "postgresql://...") or a plain file path; None (no --db
+    given) is the default store."""
+    if not value:
+        return default_db_url()
     if "://" in value:
         return value
     return f"sqlite:///{Path(value).expanduser().resolve()}"

@@ -23,7 +23,7 @@ from secbase.plugins import load_checks
 from secbase.probes.restore import RestoreBook
 from secbase.report import render_checks, render_results, results_json
 from secbase.scan import ScanOutcome, run_scan
-from secbase.store import Store, db_url, default_db_url, read_restore_tests
+from secbase.store import Store, db_url, read_restore_tests
 
 if TYPE_CHECKING:
     from secbase.lab import Lab
@@ -105,7 +105,7 @@ def _scan_and_store(
     checks = registry.select(patterns)
     for org_id in org_ids:
         loaded.config.organisation(org_id)  # an unknown id stops here, before any lookup
-    st = Store(db_url(db) if db else default_db_url()) if store else None  # a bad store stops here too
+    st = Store(db_url(db)) if store else None  # a bad store stops here too
     try:
         restores = RestoreBook(tests=tuple(st.restore_tests())) if st else _restores_without_storing(db)
         update, stop = _progress(sys.stderr.isatty())
@@ -138,7 +138,7 @@ def _restores_without_storing(db: str | None) -> RestoreBook:
     """The restore tests recorded in the store, for a scan that stores nothing: read without creating or
     migrating the store; one that cannot be read makes backup.restore_tested say so."""
     try:
-        return RestoreBook(tests=tuple(read_restore_tests(db_url(db) if db else default_db_url())))
+        return RestoreBook(tests=tuple(read_restore_tests(db_url(db))))
     except StoreError as exc:
         return RestoreBook.unread(f"the recorded restore tests could not be read: {exc}")
 

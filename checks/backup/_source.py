@@ -6,9 +6,7 @@ import os.path
 import re
 from datetime import UTC, datetime, timedelta
 
-from secbase import Facts, Target
-from secbase.facts import BackupAnswer, BackupConfigAnswer
-from secbase.model import BackupSpec
+from secbase import BackupAnswer, BackupConfigAnswer, BackupSpec, Facts, Target
 from secbase.parse import mask
 
 from .._text import clean

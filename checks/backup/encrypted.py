@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from secbase import Facts, Result, Target, check
-from secbase.facts import BORG_PLAIN_MODES
+from secbase import BORG_PLAIN_MODES, Facts, Result, Target, check
 
 from ._source import look, reason
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from secbase import Facts, Result, Target, check
-from secbase.facts import BackupAnswer
-from secbase.model import BackupSpec
+from secbase import BackupAnswer, BackupSpec, Facts, Result, Target, check
 
 from .._text import clean
 from ._source import EVIDENCE_CHARS, REASON_CHARS, age_text, look, reason, when

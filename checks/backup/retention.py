@@ -11,9 +11,18 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from secbase import Facts, Result, Status, Target, check
-from secbase.facts import BackupAnswer, BackupConfigAnswer, BackupPlan, BackupRetention
-from secbase.model import BackupSpec
+from secbase import (
+    BackupAnswer,
+    BackupConfigAnswer,
+    BackupPlan,
+    BackupRetention,
+    BackupSpec,
+    Facts,
+    Result,
+    Status,
+    Target,
+    check,
+)
 from secbase.parse import mask
 
 from ._source import age_text, config_of, look, names_repository, reason, when

@@ -15,7 +15,8 @@ from secbase.parse.mta_sts import (
     parse_mta_sts_record,
 )
 
-from ..web.https import URL_CHARS, chain_text, clean, join_lines
+from .._text import clean, join_lines
+from ..web.https import URL_CHARS, chain_text
 from .mx import mx_hosts
 
 EVIDENCE_CHARS = 1000

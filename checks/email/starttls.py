@@ -9,7 +9,7 @@ from secbase import Facts, Result, Status, Target, check
 from secbase.facts import SmtpAnswer, SmtpOutcome, smtp_key
 
 from .._dns_names import host_addresses
-from ..web.https import clean, join_lines
+from .._text import clean, join_lines
 from .mx import mail_servers
 
 BANNER_CHARS = 200

@@ -15,8 +15,8 @@ from secbase import Check, Facts, Result, Status, Target, TargetKind
 from secbase.facts import SmtpAnswer, TlsAnswer, smtp_key, tls_key
 
 from .._dns_names import host_addresses
+from .._text import clean, join_lines
 from ..email.mx import mail_servers
-from ..web.https import clean, join_lines
 
 HTTPS_PORT = 443
 SMTP_PORT = 25

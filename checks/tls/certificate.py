@@ -10,7 +10,7 @@ from typing import Any
 from secbase import Facts, Result, Status, Target, check
 from secbase.facts import TlsAnswer, TlsCertificate
 
-from ..web.https import clean
+from .._text import clean
 from ._endpoints import NAME_CHARS, REASON_CHARS, Verdict, judge_all, some
 
 TARGETS = ("website", "domain")

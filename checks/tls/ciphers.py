@@ -11,7 +11,7 @@ from typing import Any
 from secbase import Facts, Result, Status, Target, check
 from secbase.facts import TlsAnswer
 
-from ..web.https import clean
+from .._text import clean
 from ._endpoints import REASON_CHARS, Verdict, judge_all, some
 
 SUITE_CHARS = 80

@@ -8,7 +8,7 @@ from typing import Any
 from secbase import Facts, Result, Status, Target, check
 from secbase.facts import LEGACY_PROTOCOLS, TlsAnswer
 
-from ..web.https import clean
+from .._text import clean
 from ._endpoints import REASON_CHARS, Verdict, endpoints, judge, judge_all
 
 # What each version is, in words a town's IT generalist can weigh (RFC 6176, RFC 7568, RFC 8996).

@@ -8,7 +8,8 @@ from typing import Any
 from secbase import Facts, Result, Status, Target, check
 from secbase.parse.cookies import CookieParseError, SetCookie, parse_set_cookie
 
-from .https import clean, is_https, judgeable_page
+from .._text import clean
+from .https import is_https, judgeable_page
 
 # RFC 6265bis: the SameSite values a browser knows; any other value counts as no SameSite.
 SAME_SITE_VALUES = frozenset({"strict", "lax", "none"})

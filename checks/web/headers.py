@@ -9,7 +9,8 @@ from secbase import Facts, Result, Target, check
 from secbase.facts import HttpHop
 from secbase.parse.csp import CspParseError, CspPolicy, parse_csp_headers
 
-from .https import clean, join_lines, judgeable_page
+from .._text import clean, join_lines
+from .https import judgeable_page
 
 CSP = "Content-Security-Policy"
 # frame-ancestors sources that let any site frame the page.

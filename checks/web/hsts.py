@@ -8,7 +8,8 @@ from typing import Any
 from secbase import Facts, Result, Target, check
 from secbase.parse.hsts import HstsParseError, parse_hsts_headers
 
-from .https import join_lines, judgeable_page
+from .._text import join_lines
+from .https import judgeable_page
 
 HEADER = "Strict-Transport-Security"
 DAY_S = 86_400

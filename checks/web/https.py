@@ -5,15 +5,14 @@ Also the helpers every web check shares: the site's addresses, the HTTPS page to
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from itertools import islice
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from secbase import Check, Facts, Result, Target, check
 from secbase.facts import HttpAnswer, HttpHop, HttpOutcome, http_key
 
-from .._text import clean as clean  # shared by every check family; re-exported for the web checks
+from .._text import clean, join_lines
 
 EVIDENCE_CHARS = 200
 URL_CHARS = 100
@@ -24,12 +23,6 @@ NEITHER = "the site answers neither HTTP nor HTTPS"
 def site_url(target: Target, scheme: str, path: str = "/") -> str:
     """The address a web check fetches: https://HOST/ or http://HOST/, or a path on it."""
     return f"{scheme}://{target.name}{path}"
-
-
-def join_lines(lines: Iterable[str], limit: int = EVIDENCE_CHARS) -> str:
-    """Evidence of several lines: each cleaned, joined by newlines, the whole cut to `limit` characters."""
-    text = "\n".join(clean(line, limit) for line in islice(lines, limit))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def is_https(url: str) -> bool:

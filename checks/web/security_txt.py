@@ -9,7 +9,8 @@ from secbase import Facts, Result, Target, check
 from secbase.facts import HttpOutcome
 from secbase.parse.security_txt import SecurityTxt, SecurityTxtParseError, parse_security_txt
 
-from .https import NO_HTTPS, URL_CHARS, chain_text, clean, is_https, join_lines, site_url
+from .._text import clean, join_lines
+from .https import NO_HTTPS, URL_CHARS, chain_text, is_https, site_url
 
 PATH = "/.well-known/security.txt"  # RFC 9116 3
 MAX_CONTACTS_SHOWN = 3

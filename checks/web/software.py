@@ -10,7 +10,8 @@ from typing import Any
 from secbase import Facts, Result, Target, check
 from secbase.facts import HttpHop
 
-from .https import EVIDENCE_CHARS, clean, join_lines, judgeable_page
+from .._text import clean, join_lines
+from .https import EVIDENCE_CHARS, judgeable_page
 
 MAX_META_TAGS = 500
 # A <meta ...> tag. "[^<>]" stops each try at the next tag, so a hostile page costs linear time.
