@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import islice
 
-from secbase.parse import UNSAFE_CHARS, clip
+from secbase.parse import clip, one_line
 
 SHORT_CHARS = 200  # a piece of evidence quoted in a sentence
 
@@ -13,7 +13,7 @@ SHORT_CHARS = 200  # a piece of evidence quoted in a sentence
 def clean(text: str, limit: int = SHORT_CHARS) -> str:
     """Text a server, a tool or a person wrote, made safe to show: control, invisible and direction-changing
     characters replaced by spaces, cut to `limit` characters ("..." at the end when cut)."""
-    return clip(UNSAFE_CHARS.sub(" ", text[: limit + 1]), limit)
+    return one_line(text, limit)
 
 
 def join_lines(lines: Iterable[str], limit: int = SHORT_CHARS) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from secbase.config import BackupSource, Config, Organisation
 from secbase.facts import FactKey, Facts, NeedFacts
 from secbase.model import BackupSpec, Result, Status, Target, TargetKind
-from secbase.parse import UNSAFE_CHARS, clip
+from secbase.parse import one_line
 from secbase.plugins import Check
 from secbase.probes import Limiter, Probe, ProbeFailure
 from secbase.probes.backup import BackupProbe
@@ -155,7 +155,7 @@ async def _run_unit(
 
 def _plain(text: str, limit: int = 500) -> str:
     """An exception's text for the store: it may quote what a server sent, so one clean, short line."""
-    return clip(UNSAFE_CHARS.sub(" ", text), limit)
+    return one_line(text, limit)
 
 
 def _applies(check: Check, target: Target) -> bool:

@@ -17,6 +17,19 @@ def clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def one_line(text: str, limit: int) -> str:
+    """Text a server, a tool or a person wrote, as one safe line: UNSAFE_CHARS replaced by spaces, cut to
+    `limit` characters ("..." at the end when cut). For reasons, evidence and names kept in facts."""
+    return clip(UNSAFE_CHARS.sub(" ", text[: limit + 1]), limit)
+
+
+def escape(text: str) -> str:
+    """UNSAFE_CHARS written out visibly (\\x1b, \\u202e) rather than replaced: for text shown as it was sent."""
+    return UNSAFE_CHARS.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
+
+
 def mask(text: str) -> str:
     """Replace the password of every URL in `text` by *** (rest:https://user:pw@host/ -> user:***@host).
 
@@ -40,4 +53,4 @@ def mask(text: str) -> str:
     return "".join(out)
 
 
-__all__ = ["UNSAFE_CHARS", "ParseError", "clip", "mask"]
+__all__ = ["UNSAFE_CHARS", "ParseError", "clip", "escape", "mask", "one_line"]

@@ -30,7 +30,7 @@ from typing import Any
 
 from secbase.config import BackupSource, is_remote_location
 from secbase.facts import BACKUP_TOOL_FIX, BackupAnswer, BackupOutcome, BackupSnapshot
-from secbase.parse import UNSAFE_CHARS, clip, mask
+from secbase.parse import clip, mask, one_line
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class ToolRunner:
                     replace(
                         base,
                         outcome=BackupOutcome.ERROR,
-                        reason=one_line(
+                        reason=scrubbed(
                             f"{tool} {command} on {base.location} could not be run: {exe}: {why}; "
                             f"check that it is {tool} itself ({BACKUP_TOOL_FIX[tool]})",
                             secret,
@@ -276,7 +276,7 @@ def failed(base: BackupAnswer, what: str, stderr: str, secret: Secret) -> Backup
         outcome, reason = BackupOutcome.NOT_FOUND, f"there is no {base.kind} repository at {where}"
     else:
         outcome, reason = BackupOutcome.ERROR, f"{what} on {where} failed: {summarise(stderr, secret)}"
-    return replace(base, outcome=outcome, reason=one_line(reason, secret))
+    return replace(base, outcome=outcome, reason=scrubbed(reason, secret))
 
 
 def broken(base: BackupAnswer, what: str, exc: Exception) -> BackupAnswer:
@@ -301,16 +301,16 @@ def summarise(text: str, secret: Secret) -> str:
 
 def clean(text: str, *secrets: Secret) -> str:
     """One short line for a fact: the password and any password in a URL masked, control characters gone."""
-    return one_line(mask(_scrub(text, *secrets)), *secrets)
+    return scrubbed(mask(_scrub(text, *secrets)), *secrets)
 
 
-def one_line(text: str, *secrets: Secret) -> str:
+def scrubbed(text: str, *secrets: Secret) -> str:
     """One short line put together from parts masked already (a location, clean()'s output).
 
     Not masked again: a second URL in the line (the tool's words after our location) would make mask()
     hide everything between the first "://" and the last "@".
     """
-    return clip(UNSAFE_CHARS.sub(" ", _scrub(text, *secrets)), REASON_CHARS)
+    return one_line(_scrub(text, *secrets), REASON_CHARS)
 
 
 def _scrub(text: str, *secrets: Secret) -> str:
@@ -346,5 +346,5 @@ def borg_archive(item: dict[str, Any]) -> BackupSnapshot:
     return BackupSnapshot(
         time=_time(item.get("start") or item["time"]),
         id=clip(str(item.get("id", "")), 64),
-        name=clip(UNSAFE_CHARS.sub(" ", str(item.get("name") or item.get("archive", ""))), 100),
+        name=one_line(str(item.get("name") or item.get("archive", "")), 100),
     )

@@ -38,7 +38,7 @@ from secbase.facts import (
     BackupSnapshot,
     FactKey,
 )
-from secbase.parse import UNSAFE_CHARS, clip, mask
+from secbase.parse import clip, mask, one_line
 from secbase.probes import FactSource, Limiter
 from secbase.probes._backup_tool import (
     Secret,
@@ -49,8 +49,8 @@ from secbase.probes._backup_tool import (
     broken,
     clean,
     failed,
-    one_line,
     restic_snapshots,
+    scrubbed,
     secret_for,
     snapshot_time,
     summarise,
@@ -116,7 +116,7 @@ class BackupProbe:
                 where,
                 BackupOutcome.ERROR,
                 is_remote_location(kind, location),
-                reason=one_line(f"looking at the {kind} backup {where} failed: {said}", *secrets),
+                reason=scrubbed(f"looking at the {kind} backup {where} failed: {said}", *secrets),
             )
 
     async def _look(self, kind: str, location: str, check: str, secrets: list[Secret]) -> BackupAnswer:
@@ -306,7 +306,7 @@ def look_at_folder(location: str) -> BackupAnswer:
                 dumps.append(
                     BackupSnapshot(
                         time=datetime.fromtimestamp(info.st_mtime, UTC),
-                        name=clip(UNSAFE_CHARS.sub(" ", entry.name), 200),
+                        name=one_line(entry.name, 200),
                         size=info.st_size,
                     )
                 )

@@ -14,7 +14,7 @@ from secbase.facts import (
     BackupRepository,
     BackupRetention,
 )
-from secbase.parse import UNSAFE_CHARS, ParseError, clip, mask
+from secbase.parse import ParseError, clip, mask, one_line
 from secbase.parse.borgmatic import parse_borgmatic
 from secbase.parse.resticprofile import parse_resticprofile
 
@@ -67,6 +67,6 @@ def read_backup_config(tool: str, path: str) -> BackupConfigAnswer:
                 for p in parse_resticprofile(text, syntax=syntax)
             ]
     except ParseError as exc:
-        reason = clip(UNSAFE_CHARS.sub(" ", mask(f"{path}: {exc}")), REASON_CHARS)
+        reason = one_line(mask(f"{path}: {exc}"), REASON_CHARS)
         return replace(base, outcome=BackupConfigOutcome.INVALID, reason=reason)
     return replace(base, plans=tuple(plans))

@@ -29,7 +29,7 @@ from urllib3.util import connection as u3connection
 
 from secbase._version import __version__
 from secbase.facts import DnsAnswer, FactKey, HttpAnswer, HttpHop, HttpOutcome, dns_key
-from secbase.parse import UNSAFE_CHARS
+from secbase.parse import clip, escape
 from secbase.probes import FactSource, Limiter
 from secbase.probes._deadline import Deadline
 from secbase.probes._trust import TrustBundle
@@ -57,8 +57,6 @@ _UNREACHED = {
 _HOST_NAME = re.compile(
     r"(?=.{1,254}\Z)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?\Z"
 )
-# What must not reach a reason raw: C0 and C1 controls, and the invisible or direction-changing characters.
-_UNSAFE = UNSAFE_CHARS
 
 
 class _PinnedAdapter(HTTPAdapter):
@@ -362,10 +360,7 @@ def _short(url: str) -> str:
 
 def _safe(text: str, limit: int) -> str:
     """Server-written text fit for a reason: unsafe characters escaped (\\x1b), cut to `limit` characters."""
-    text = _UNSAFE.sub(
-        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
-    )
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return clip(escape(text), limit)
 
 
 def _cause(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:

@@ -34,7 +34,7 @@ from secbase.facts import (
     parse_port_ranges,
     port_ranges,
 )
-from secbase.parse import UNSAFE_CHARS, clip
+from secbase.parse import clip, one_line
 from secbase.probes import FactSource, Limiter
 
 log = logging.getLogger(__name__)
@@ -511,7 +511,7 @@ _STATES = {"open": PortState.OPEN, "closed": PortState.CLOSED, "filtered": PortS
 
 
 def _word(word: str) -> str:
-    return clip(UNSAFE_CHARS.sub(" ", word), 40)
+    return one_line(word, 40)
 
 
 @lru_cache(maxsize=65536)  # every address is written out several times on its way through a scan
@@ -520,4 +520,4 @@ def _canonical(address: str) -> str:
 
 
 def _plain(text: str) -> str:
-    return clip(UNSAFE_CHARS.sub(" ", text), REASON_CHARS)
+    return one_line(text, REASON_CHARS)

@@ -18,7 +18,7 @@ from secbase._version import __version__
 from secbase.config import Config
 from secbase.facts import RestoreTest
 from secbase.model import Result, Severity, Status
-from secbase.parse import UNSAFE_CHARS
+from secbase.parse import escape
 from secbase.plugins import Check
 from secbase.scan import ScanOutcome
 
@@ -36,10 +36,6 @@ STATUS_LABEL = {
     Status.NOT_APPLICABLE: "N/A",
 }
 
-# Every C0 and C1 control (newline and tab too: a value is one line, so a record cannot forge report
-# lines), zero-width and direction-changing characters, the line and paragraph separators, BOM.
-_CONTROL = UNSAFE_CHARS
-
 
 def clean(value: Any) -> str:
     """Make any text safe for a terminal: control and direction-changing characters escaped, length capped.
@@ -49,9 +45,7 @@ def clean(value: Any) -> str:
     """
     text = "" if value is None else str(value)
     text = unicodedata.normalize("NFC", text)
-    text = _CONTROL.sub(
-        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
-    )
+    text = escape(text)
     if len(text) > MAX_FIELD:
         text = text[:MAX_FIELD] + f"... ({len(text) - MAX_FIELD} more characters)"
     return text

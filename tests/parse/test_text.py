@@ -1,0 +1,33 @@
+"""The shared helpers for untrusted text: one safe line, or the unsafe characters written out."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secbase.parse import UNSAFE_CHARS, escape, one_line
+
+
+@given(st.text(), st.integers(min_value=4, max_value=400))
+def test_one_line_is_safe_and_never_longer_than_its_limit(text: str, limit: int) -> None:
+    line = one_line(text, limit)
+    assert not UNSAFE_CHARS.search(line) and len(line) <= limit
+    if len(text) <= limit:
+        assert line == UNSAFE_CHARS.sub(" ", text)
+    else:
+        assert line.endswith("...")
+
+
+@given(st.text())
+def test_escape_writes_every_unsafe_character_out_and_keeps_the_rest(text: str) -> None:
+    shown = escape(text)
+    assert not UNSAFE_CHARS.search(shown)
+    unsafe = len(UNSAFE_CHARS.findall(text))
+    assert len(shown) == len(text) + 3 * unsafe + 2 * sum(ord(c) >= 0x100 for c in UNSAFE_CHARS.findall(text))
+    assert (shown == text) == (unsafe == 0)
+
+
+def test_examples() -> None:
+    assert one_line("a\nb\x1b[2Jc", 60) == "a b [2Jc"
+    assert one_line("x" * 10, 8) == "xxxxx..."
+    assert escape("ok\x1b[2J\u202edone") == "ok\\x1b[2J\\u202edone"
