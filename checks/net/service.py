@@ -10,7 +10,6 @@ scanned: a host name is resolved through the scan's resolvers, an address is use
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -19,6 +18,7 @@ from typing import Any, NamedTuple
 from secbase import Check, Facts, Result, Severity, Status, Target, check
 from secbase._services import RiskyService, risky_services
 from secbase.facts import PortsAnswer, PortState, ports_key
+from secbase.parse import ip_literal
 
 from .._dns_names import host_addresses
 from .._text import clean, join_lines
@@ -95,7 +95,7 @@ def _scan(target: Target, facts: Facts, ports: tuple[int, ...]) -> _Scan | str:
 
 
 def _read_scan(target: Target, facts: Facts, ports: tuple[int, ...]) -> _Scan | str:
-    address = _address(target.name)
+    address = ip_literal(target.name)
     if address is not None:
         addresses, lookup_error = [address], None
     else:  # a name: its addresses through the scan's resolvers, never nmap's own lookups
@@ -108,15 +108,6 @@ def _read_scan(target: Target, facts: Facts, ports: tuple[int, ...]) -> _Scan | 
     if all(a.error is not None for a in answers):
         return clean(str(answers[0].error), REASON_CHARS)
     return _Scan(answers, lookup_error)
-
-
-@lru_cache(maxsize=4096)  # each host's name, asked on every pass of both checks
-def _address(name: str) -> str | None:
-    """The host as an address, if it is one; None for a name."""
-    try:
-        return str(ipaddress.ip_address(name))
-    except ValueError:
-        return None
 
 
 def scan_ports(limits: Mapping[str, Any]) -> tuple[int, ...]:

@@ -1,6 +1,8 @@
 """Pure parsers for what servers send us (SPF, DMARC, DKIM, TLS-RPT, HSTS, CSP, cookies, security.txt, MTA-STS)."""
 
+import ipaddress
 import re
+from functools import lru_cache
 
 
 class ParseError(ValueError):
@@ -30,6 +32,15 @@ def escape(text: str) -> str:
     )
 
 
+@lru_cache(maxsize=4096)  # the same hosts are asked about again and again in a scan
+def ip_literal(host: str) -> str | None:
+    """`host` written canonically if it is an IP address ("::0001" -> "::1"), else None: it is a name."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 def mask(text: str) -> str:
     """Replace the password of every URL in `text` by *** (rest:https://user:pw@host/ -> user:***@host).
 
@@ -53,4 +64,4 @@ def mask(text: str) -> str:
     return "".join(out)
 
 
-__all__ = ["UNSAFE_CHARS", "ParseError", "clip", "escape", "mask", "one_line"]
+__all__ = ["UNSAFE_CHARS", "ParseError", "clip", "escape", "ip_literal", "mask", "one_line"]

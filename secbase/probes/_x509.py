@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from secbase.facts import TlsCertificate
-from secbase.parse import clip
+from secbase.parse import clip, ip_literal
 
 TEXT_CHARS = 300
 _PYTHON_REPR = re.compile(r"\s*\(encountered processing <.*", re.S)
@@ -117,7 +117,7 @@ def trust_words(message: str) -> str:
 def covers(dns_names: Iterable[str], ips: Iterable[str], host: str) -> bool:
     """Whether a certificate's names cover `host` (RFC 6125 6.4: a wildcard stands for one whole left label)."""
     host = host.lower().rstrip(".")
-    literal = _ip_literal(host)
+    literal = ip_literal(host)
     if literal is not None:  # an address is covered by an IP entry only, never by a DNS name
         return literal in set(ips)
     for name in dns_names:
@@ -128,14 +128,6 @@ def covers(dns_names: Iterable[str], ips: Iterable[str], host: str) -> bool:
             if label and rest == name[2:] and rest.count(".") >= 1:
                 return True
     return False
-
-
-def _ip_literal(host: str) -> str | None:
-    """`host` written canonically if it is an IP address, else None (it is a name)."""
-    try:
-        return str(ip_address(host))
-    except ValueError:
-        return None
 
 
 def san(cert: x509.Certificate) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -9,7 +9,6 @@ and body: a server that answers one byte a second costs one time-out, and a 10 G
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import re
 import ssl
@@ -29,7 +28,7 @@ from urllib3.util import connection as u3connection
 
 from secbase._version import __version__
 from secbase.facts import DnsAnswer, FactKey, HttpAnswer, HttpHop, HttpOutcome, dns_key
-from secbase.parse import clip, escape
+from secbase.parse import clip, escape, ip_literal
 from secbase.probes import FactSource, Limiter
 from secbase.probes._deadline import Deadline
 from secbase.probes._trust import TrustBundle
@@ -166,7 +165,7 @@ class HttpProbe:
         A lookup that could not be answered makes them unknown even when the other family answered:
         a site is judged on all its addresses or not at all. NXDOMAIN and NODATA are answers.
         """
-        if _is_ip(host):
+        if ip_literal(host) is not None:
             return [host], None
         answers = await asyncio.gather(*(facts.fact(dns_key(host, rdtype)) for rdtype in ("A", "AAAA")))
         addresses: list[str] = []
@@ -345,7 +344,7 @@ def _host(url: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not host:
         return None
-    if _is_ip(host):
+    if ip_literal(host) is not None:
         return host
     try:
         ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
@@ -388,11 +387,3 @@ def _why(exc: BaseException) -> str:
         inner = inner.__context__
     text = str(inner) or type(inner).__name__
     return " ".join(text.split())[:300]
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

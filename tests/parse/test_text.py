@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secbase.parse import UNSAFE_CHARS, escape, one_line
+from secbase.parse import UNSAFE_CHARS, escape, ip_literal, one_line
 
 
 @given(st.text(), st.integers(min_value=4, max_value=400))
@@ -31,3 +31,8 @@ def test_examples() -> None:
     assert one_line("a\nb\x1b[2Jc", 60) == "a b [2Jc"
     assert one_line("x" * 10, 8) == "xxxxx..."
     assert escape("ok\x1b[2J\u202edone") == "ok\\x1b[2J\\u202edone"
+
+
+def test_an_ip_literal_is_written_canonically_and_a_name_is_none() -> None:
+    assert ip_literal("127.0.0.1") == "127.0.0.1" and ip_literal("::0001") == "::1"
+    assert ip_literal("www.alder.test") is None and ip_literal("") is None
