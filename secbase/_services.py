@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from secbase.config import read_yaml
 from secbase.errors import ConfigError
 from secbase.model import Severity
+from secbase.parse import port_range
 
 SERVICES_GROUP = "secbase.services"
 BUILTIN_PACKAGE = "secbase_policies"
@@ -156,13 +157,7 @@ def expand_ports(specs: Iterable[int | str]) -> tuple[int, ...]:
     """Ports and ranges ("8000-8100") as the ports they name, sorted; ValueError on anything else."""
     ports: set[int] = set()
     for spec in specs:
-        text = str(spec).strip()
-        low, sep, high = text.partition("-")
-        if isinstance(spec, bool) or not low.isdigit() or (sep and not high.isdigit()):
-            raise ValueError(f"{spec!r} is not a port or a range of ports")
-        first, last = int(low), int(high) if sep else int(low)
-        if not 1 <= first <= last <= 65535:
-            raise ValueError(f"{spec!r} is not a port or a range of ports from 1 to 65535")
+        first, last = port_range(spec)
         ports.update(range(first, last + 1))
     return tuple(sorted(ports))
 

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from secbase.errors import ConfigError
+from secbase.parse import port_range
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -98,17 +99,17 @@ def _server(value: str) -> str:
 
 def _port_spec(value: Any) -> int | str:
     """A port (443) or an inclusive range of ports ("8000-8100"), for scan.ports."""
-    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
-    low, sep, high = text.partition("-")
-    if low.strip().isdigit() and (not sep or high.strip().isdigit()):
-        first, last = int(low), int(high) if sep else int(low)
-        if 1 <= first <= last <= 65535:
-            return f"{first}-{last}" if sep else first
-    raise PydanticCustomError(
-        "port_spec",
-        '"{value}" is not a port or a range of ports; write 1 to 65535, like 8081 or "8000-8100"',
-        {"value": str(value)},
-    )
+    try:
+        if not isinstance(value, int | str):
+            raise ValueError(f"{value!r} is not a port")
+        first, last = port_range(value)
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "port_spec",
+            '"{value}" is not a port or a range of ports; write 1 to 65535, like 8081 or "8000-8100"',
+            {"value": str(value)},
+        ) from exc
+    return f"{first}-{last}" if "-" in str(value) else first
 
 
 Domain = Annotated[str, AfterValidator(_domain)]

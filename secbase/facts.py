@@ -19,7 +19,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TXT
 
-from secbase.parse import mask
+from secbase.parse import mask, port_range
 
 F = TypeVar("F")
 
@@ -468,9 +468,9 @@ def parse_port_ranges(text: str) -> tuple[int, ...]:
     """The ports of a "21-23,80" list (a key's, or nmap's), sorted."""
     ports: set[int] = set()
     for part in text.split(","):
-        low, _, high = part.strip().partition("-")
-        if low:
-            ports.update(range(int(low), int(high or low) + 1))
+        if part.strip():
+            first, last = port_range(part)
+            ports.update(range(first, last + 1))
     return tuple(sorted(ports))
 
 

@@ -32,6 +32,19 @@ def escape(text: str) -> str:
     )
 
 
+def port_range(spec: int | str) -> tuple[int, int]:
+    """A port (443, "443") or an inclusive range ("8000-8100") as (first, last); ValueError on anything else."""
+    text = "" if isinstance(spec, bool) else str(spec).strip()
+    low, sep, high = text.partition("-")
+    low, high = low.strip(), high.strip()
+    if not low.isdigit() or (sep and not high.isdigit()):
+        raise ValueError(f"{spec!r} is not a port or a range of ports")
+    first, last = int(low), int(high) if sep else int(low)
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(f"{spec!r} is not a port or a range of ports from 1 to 65535")
+    return first, last
+
+
 @lru_cache(maxsize=4096)  # the same hosts are asked about again and again in a scan
 def ip_literal(host: str) -> str | None:
     """`host` written canonically if it is an IP address ("::0001" -> "::1"), else None: it is a name."""
@@ -64,4 +77,4 @@ def mask(text: str) -> str:
     return "".join(out)
 
 
-__all__ = ["UNSAFE_CHARS", "ParseError", "clip", "escape", "ip_literal", "mask", "one_line"]
+__all__ = ["UNSAFE_CHARS", "ParseError", "clip", "escape", "ip_literal", "mask", "one_line", "port_range"]

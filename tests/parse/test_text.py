@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secbase.parse import UNSAFE_CHARS, escape, ip_literal, one_line
+from secbase.parse import UNSAFE_CHARS, escape, ip_literal, one_line, port_range
 
 
 @given(st.text(), st.integers(min_value=4, max_value=400))
@@ -36,3 +37,10 @@ def test_examples() -> None:
 def test_an_ip_literal_is_written_canonically_and_a_name_is_none() -> None:
     assert ip_literal("127.0.0.1") == "127.0.0.1" and ip_literal("::0001") == "::1"
     assert ip_literal("www.alder.test") is None and ip_literal("") is None
+
+
+def test_a_port_or_a_range_of_ports() -> None:
+    assert port_range(443) == (443, 443) and port_range(" 8000 - 8100 ") == (8000, 8100)
+    for wrong in ("http", "0", "65536", "90-80", "1-", True, ""):
+        with pytest.raises(ValueError, match="is not a port or a range of ports"):
+            port_range(wrong)
